@@ -1,0 +1,11 @@
+"""Differentiable ops. Importing this package registers every op (one import line per module)
+and attaches the ops' Tensor methods (x.exp(), x + y, ...) listed in each module's TENSOR_METHODS."""
+
+from dagrad.autograd.tensor import Tensor
+from dagrad.ops import arithmetic, broadcast, cast
+
+MODULES = (arithmetic, broadcast, cast)
+
+for _module in MODULES:
+    for _name, _fn in _module.TENSOR_METHODS.items():
+        setattr(Tensor, _name, _fn)
