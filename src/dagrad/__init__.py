@@ -11,9 +11,19 @@ from dagrad.creation import (
     rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
 )  # fmt: skip
 from dagrad.errors import DagradError, DtypeError, GradientError, InplaceError, ShapeError
+from dagrad.ops.activation import *  # noqa: F403
 from dagrad.ops.arithmetic import *  # noqa: F403
 from dagrad.ops.broadcast import *  # noqa: F403
 from dagrad.ops.cast import *  # noqa: F403
+from dagrad.ops.compare import *  # noqa: F403
+from dagrad.ops.elementwise import *  # noqa: F403
+from dagrad.ops.indexing import *  # noqa: F403
+from dagrad.ops.inplace import *  # noqa: F403
+from dagrad.ops.linalg import *  # noqa: F403
+from dagrad.ops.reduction import *  # noqa: F403
+from dagrad.ops.shape import *  # noqa: F403
+from dagrad.ops.softmax import *  # noqa: F403
+from dagrad.ops.unary import *  # noqa: F403
 
 __version__ = "0.1.0"
 bool = bool_  # noqa: A001
