@@ -26,6 +26,7 @@ _ndarray = numpy.ndarray
 _PKG_DIR = __file__.rsplit("/autograd/", 1)[0]
 
 REGISTRY: dict[str, type[Function]] = {}
+vmap_hook = None  # set by dagrad.func.vmap: hook(cls, inputs, params) -> Tensor, or None when no input is batched
 
 
 def user_site(skip: int = 1) -> str:
@@ -77,8 +78,12 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run forward on the inputs' arrays; record a node when grad mode is on and an input needs grad."""
-        node = _new(cls)
         st = state
+        if st.vmap and vmap_hook is not None:
+            res = vmap_hook(cls, inputs, params)
+            if res is not None:
+                return res
+        node = _new(cls)
         track = False
         if st.grad and cls.differentiable:
             parents = []
