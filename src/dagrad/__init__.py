@@ -3,12 +3,42 @@
 from dagrad import autograd, backend, ops
 from dagrad.autograd import Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from dagrad.backend import (
-    Device, Generator, bool_, float16, float32, float64, get_default_dtype, int8, int32, int64, manual_seed,
-    set_default_dtype, uint8,
+    Device,
+    Generator,
+    bool_,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int32,
+    int64,
+    manual_seed,
+    set_default_dtype,
+    uint8,
 )  # fmt: skip
 from dagrad.creation import (
-    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand,
-    rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
 )  # fmt: skip
 from dagrad.errors import DagradError, DtypeError, GradientError, InplaceError, ShapeError
 from dagrad.ops.activation import *  # noqa: F403

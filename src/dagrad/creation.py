@@ -9,7 +9,6 @@ import numpy
 from dagrad import backend
 from dagrad.autograd.tensor import Tensor, _make, as_array
 from dagrad.backend import Device, Generator
-from dagrad.errors import DtypeError
 
 
 def _shape(size: tuple) -> tuple[int, ...]:
@@ -70,7 +69,13 @@ def empty(*size: int, dtype=None, device=None, requires_grad: bool = False) -> T
 def full(size, fill_value: float | int | bool, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of `size` filled with `fill_value` (dtype inferred from the value, as in PyTorch)."""
     if dtype is None:
-        dtype = backend.bool_ if isinstance(fill_value, bool) else backend.int64 if isinstance(fill_value, int) else _float(None)
+        dtype = (
+            backend.bool_
+            if isinstance(fill_value, bool)
+            else backend.int64
+            if isinstance(fill_value, int)
+            else _float(None)
+        )
     return _finish(numpy.full(_shape((size,)), fill_value, numpy.dtype(dtype)), None, device, requires_grad)
 
 
@@ -78,7 +83,9 @@ def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bo
     return _finish(numpy.eye(n, m, dtype=_float(dtype)), None, device, requires_grad)
 
 
-def arange(start: float, end: float | None = None, step: float = 1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def arange(
+    start: float, end: float | None = None, step: float = 1, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     """Values from start to end (exclusive) by step; int64 for integer arguments, else float32."""
     if end is None:
         start, end = 0, start
@@ -91,21 +98,32 @@ def linspace(start: float, end: float, steps: int, dtype=None, device=None, requ
     return _finish(numpy.linspace(start, end, steps, dtype=_float(dtype)), None, device, requires_grad)
 
 
-def rand(*size: int, generator: Generator | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def rand(
+    *size: int, generator: Generator | None = None, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     """Uniform samples in [0, 1)."""
     dt = _float(dtype)
-    return _finish(backend.rng(generator).random(_shape(size), dtype=dt if dt.itemsize >= 4 else None), dt, device, requires_grad)
-
-
-def randn(*size: int, generator: Generator | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Standard-normal samples."""
-    dt = _float(dtype)
     return _finish(
-        backend.rng(generator).standard_normal(_shape(size), dtype=dt if dt.itemsize >= 4 else None), dt, device, requires_grad
+        backend.rng(generator).random(_shape(size), dtype=dt if dt.itemsize >= 4 else None), dt, device, requires_grad
     )
 
 
-def randint(low: int, high: int | None = None, size: tuple = (), generator: Generator | None = None, dtype=None, device=None) -> Tensor:
+def randn(
+    *size: int, generator: Generator | None = None, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
+    """Standard-normal samples."""
+    dt = _float(dtype)
+    return _finish(
+        backend.rng(generator).standard_normal(_shape(size), dtype=dt if dt.itemsize >= 4 else None),
+        dt,
+        device,
+        requires_grad,
+    )
+
+
+def randint(
+    low: int, high: int | None = None, size: tuple = (), generator: Generator | None = None, dtype=None, device=None
+) -> Tensor:
     """Integers uniform in [low, high) (int64), as torch.randint(low, high, size)."""
     if high is None:
         low, high = 0, low
@@ -134,13 +152,23 @@ def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad: boo
     return full(x.shape, fill_value, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
 
 
-def rand_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False, generator: Generator | None = None) -> Tensor:
-    return rand(*x.shape, generator=generator, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+def rand_like(
+    x: Tensor, dtype=None, device=None, requires_grad: bool = False, generator: Generator | None = None
+) -> Tensor:
+    return rand(
+        *x.shape, generator=generator, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad
+    )
 
 
-def randn_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False, generator: Generator | None = None) -> Tensor:
-    return randn(*x.shape, generator=generator, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+def randn_like(
+    x: Tensor, dtype=None, device=None, requires_grad: bool = False, generator: Generator | None = None
+) -> Tensor:
+    return randn(
+        *x.shape, generator=generator, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad
+    )
 
 
-def randint_like(x: Tensor, low: int, high: int | None = None, dtype=None, generator: Generator | None = None) -> Tensor:
+def randint_like(
+    x: Tensor, low: int, high: int | None = None, dtype=None, generator: Generator | None = None
+) -> Tensor:
     return randint(low, high, x.shape, generator=generator, dtype=dtype or x.dtype)

@@ -35,7 +35,9 @@ class dual_level:
 
     def __enter__(self) -> int:
         if state.fw:
-            raise GradientError("dual_level: nested forward-mode levels are not supported; compose jvp with grad/vjp instead")
+            raise GradientError(
+                "dual_level: nested forward-mode levels are not supported; compose jvp with grad/vjp instead"
+            )
         state.fw = 1
         return 1
 

@@ -12,13 +12,14 @@ Class attributes say what backward needs: `retain` (indices of inputs kept as te
 from __future__ import annotations
 
 import sys
-from typing import Any, ClassVar, Iterable
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 import numpy
 
 from dagrad.autograd.grad_mode import state
 from dagrad.autograd.tensor import Tensor, _make
-from dagrad.backend import ndarray_types, namespace
+from dagrad.backend import namespace, ndarray_types
 from dagrad.errors import AnomalyError, DtypeError, GradientError, InplaceError, ShapeError
 
 _new = object.__new__
@@ -63,9 +64,10 @@ class Sample:
 class Function:
     """A node of the computation graph: one call of one differentiable op."""
 
-    __slots__ = ("parents", "saved", "cache", "out", "shape", "dtype", "epoch", "fw", "site", "__weakref__")
+    __slots__ = ("parents", "saved", "cache", "out", "shape", "epoch", "fw", "site", "__weakref__")
 
     retain: ClassVar[tuple[int, ...]] = ()
+    _prefix: ClassVar[int] = 0  # len(retain) when retain is 0..k-1 (saved = inputs[:k]), else -1
     keep_output: ClassVar[bool] = False
     is_view: ClassVar[bool] = False
     differentiable: ClassVar[bool] = True
@@ -74,6 +76,8 @@ class Function:
         super().__init_subclass__(**kwargs)
         if cls.__module__.startswith("dagrad.") and not cls.__name__.startswith("_"):
             REGISTRY[cls.__name__] = cls
+        k = len(cls.retain)
+        cls._prefix = k if cls.retain == tuple(range(k)) else -1
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
@@ -86,36 +90,53 @@ class Function:
         node = _new(cls)
         track = False
         if st.grad and cls.differentiable:
+            args = []
             parents = []
             for x in inputs:
-                if isinstance(x, Tensor) and x.requires_grad:
-                    parents.append(x.grad_fn or x)
-                    track = True
+                if isinstance(x, Tensor):
+                    args.append(x.data)
+                    if x.requires_grad:
+                        parents.append(x.grad_fn or x)
+                        track = True
+                        continue
                 else:
-                    parents.append(None)
+                    args.append(x)
+                parents.append(None)
             node.parents = tuple(parents) if track else None
         else:
             node.parents = None
+            args = [x.data if isinstance(x, Tensor) else x for x in inputs]
         try:
-            data = node.forward(*[x.data if isinstance(x, Tensor) else x for x in inputs], **params)
+            data = node.forward(*args, **params)
         except FloatingPointError as e:
-            raise AnomalyError(f"detect_anomaly: {cls.__name__} forward produced NaN/Inf ({e}) at {user_site(2)}") from None
+            raise AnomalyError(
+                f"detect_anomaly: {cls.__name__} forward produced NaN/Inf ({e}) at {user_site(2)}"
+            ) from None
         except ValueError as e:
             shapes = ", ".join(str(tuple(x.shape)) for x in inputs if hasattr(x, "shape"))
             raise ShapeError(f"{cls.__name__.lower()}: {e} (input shapes {shapes})") from None
         if type(data) is not _ndarray and not isinstance(data, ndarray_types):
             data = numpy.asarray(data)
+        out = _new(Tensor)
+        out.data = data
+        out.grad = None
+        out._version = 0
+        out._base = None
+        out._tangent = None
+        out._hooks = None
         if track:
-            out = _make(data, True, node)
+            out.requires_grad = True
+            out.grad_fn = node
             node.shape = data.shape
-            node.dtype = data.dtype
             node.epoch = st.epoch
-            node.saved = tuple([inputs[i] for i in cls.retain])
+            k = cls._prefix
+            node.saved = inputs[:k] if k >= 0 else tuple([inputs[i] for i in cls.retain])
             node.out = data if cls.keep_output else None
             if st.anomaly:
                 node.site = user_site(2)
         else:
-            out = _make(data, False, None)
+            out.requires_grad = False
+            out.grad_fn = None
         if cls.is_view:
             src = inputs[0]
             out._base = src if src._base is None else src._base
@@ -127,8 +148,10 @@ class Function:
     def apply_(cls, target: Tensor, *inputs: Any, **params: Any) -> Tensor:
         """In-place variant: compute op(target, *inputs) and write it into target, rebasing its history."""
         name = cls.__name__.lower() + "_"
-        track = state.grad and cls.differentiable and (
-            target.requires_grad or any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+        track = (
+            state.grad
+            and cls.differentiable
+            and (target.requires_grad or any(isinstance(x, Tensor) and x.requires_grad for x in inputs))
         )
         src = target
         if track:
@@ -154,7 +177,9 @@ class Function:
         try:
             namespace(target.data).copyto(target.data, res.data, casting="same_kind")
         except TypeError:
-            raise DtypeError(f"{name}: result type {res.dtype} cannot be written into a tensor of dtype {target.dtype}") from None
+            raise DtypeError(
+                f"{name}: result type {res.dtype} cannot be written into a tensor of dtype {target.dtype}"
+            ) from None
         mark_modified(target)
         if track:
             target.grad_fn = res.grad_fn

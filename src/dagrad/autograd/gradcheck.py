@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy
 
@@ -36,9 +37,15 @@ def _numeric(fn: Callable, inputs: list, diff: list[int], eps: float, sizes: lis
             flat[j] = orig - eps
             minus = [o.data.astype(numpy.float64).ravel() for o in _outputs(fn, base)]
             flat[j] = orig
-            cols.append(numpy.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]) if plus else numpy.zeros(0))
+            cols.append(
+                numpy.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]) if plus else numpy.zeros(0)
+            )
     n_out = sum(sizes)
     return numpy.stack(cols, axis=1) if cols else numpy.zeros((n_out, 0))
+
+
+def _flat64(g: Tensor | None, like: Tensor) -> numpy.ndarray:
+    return numpy.zeros(like.data.size) if g is None else numpy.asarray(g.data, numpy.float64).ravel()
 
 
 def _vjp_jacobian(fn: Callable, inputs: list, diff: list[int]) -> numpy.ndarray:
@@ -53,9 +60,8 @@ def _vjp_jacobian(fn: Callable, inputs: list, diff: list[int]) -> numpy.ndarray:
             go = numpy.zeros(o.shape, numpy.float64)
             go.flat[k] = 1.0
             gs = engine.grad([o], wrt, [_make(go.astype(o.dtype))], retain_graph=True, allow_unused=True)
-            rows.append(numpy.concatenate([
-                (numpy.zeros(w.data.size) if g is None else numpy.asarray(g.data, numpy.float64).ravel()) for g, w in zip(gs, wrt)
-            ]))  # fmt: skip
+            parts = [_flat64(g, w) for g, w in zip(gs, wrt)]
+            rows.append(numpy.concatenate(parts))
     return numpy.stack(rows) if rows else numpy.zeros((0, sum(inputs[i].data.size for i in diff)))
 
 
@@ -71,7 +77,9 @@ def _jvp_jacobian(fn: Callable, inputs: list, diff: list[int], sizes: list[int])
                 args[i] = forward_ad.make_dual(x, _make(t.astype(x.dtype)))
                 outs = _outputs(fn, args)
                 col = [
-                    numpy.zeros(o.data.size) if o._tangent is None else numpy.asarray(o._tangent.data, numpy.float64).ravel()
+                    numpy.zeros(o.data.size)
+                    if o._tangent is None
+                    else numpy.asarray(o._tangent.data, numpy.float64).ravel()
                     for o in outs
                 ]
             cols.append(numpy.concatenate(col) if col else numpy.zeros(0))
@@ -84,7 +92,9 @@ def _compare(kind: str, analytic, numeric, inputs, atol: float, rtol: float, rai
     if not raise_exception:
         return False
     with numpy.printoptions(precision=6, suppress=True, linewidth=120):
-        shown = "\n".join(f"  input {i}: {numpy.asarray(x.data if isinstance(x, Tensor) else x)!r}" for i, x in enumerate(inputs))
+        shown = "\n".join(
+            f"  input {i}: {numpy.asarray(x.data if isinstance(x, Tensor) else x)!r}" for i, x in enumerate(inputs)
+        )
         raise GradcheckError(
             f"gradcheck: the {kind} Jacobian does not match the finite-difference one (atol={atol}, rtol={rtol}).\n"
             f"inputs:\n{shown}\nnumerical:\n{numeric}\nanalytical ({kind}):\n{analytic}"
@@ -108,14 +118,32 @@ def gradcheck(
         raise GradientError("gradcheck: expected at least one input tensor with requires_grad=True, received none")
     for i in diff:
         if inputs[i].dtype != numpy.float64:
-            raise DtypeError(f"gradcheck: expected float64 inputs for finite differences, received {inputs[i].dtype} for input {i}")
+            raise DtypeError(
+                f"gradcheck: expected float64 inputs for finite differences, received {inputs[i].dtype} for input {i}"
+            )
     sizes = [o.data.size for o in _outputs(fn, inputs)]
     numeric = _numeric(fn, inputs, diff, eps, sizes)
     ok = True
     if check_backward_ad:
-        ok = _compare("reverse-mode (vjp)", _vjp_jacobian(fn, inputs, diff), numeric, inputs, atol, rtol, raise_exception) and ok
+        ok = (
+            _compare(
+                "reverse-mode (vjp)", _vjp_jacobian(fn, inputs, diff), numeric, inputs, atol, rtol, raise_exception
+            )
+            and ok
+        )
     if check_forward_ad:
-        ok = _compare("forward-mode (jvp)", _jvp_jacobian(fn, inputs, diff, sizes), numeric, inputs, atol, rtol, raise_exception) and ok
+        ok = (
+            _compare(
+                "forward-mode (jvp)",
+                _jvp_jacobian(fn, inputs, diff, sizes),
+                numeric,
+                inputs,
+                atol,
+                rtol,
+                raise_exception,
+            )
+            and ok
+        )
     return ok
 
 
@@ -145,7 +173,9 @@ def gradgradcheck(
         keep = [k for k, y in enumerate(ys) if y.requires_grad]
         if not keep:
             return ()
-        gs = engine.grad([ys[k] for k in keep], [xs[i] for i in diff], [gos[k] for k in keep], create_graph=True, allow_unused=True)
+        gs = engine.grad(
+            [ys[k] for k in keep], [xs[i] for i in diff], [gos[k] for k in keep], create_graph=True, allow_unused=True
+        )
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first_order, inputs + grad_outputs, eps, atol, rtol, raise_exception, check_forward_ad)

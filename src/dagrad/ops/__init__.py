@@ -3,7 +3,18 @@ and attaches the ops' Tensor methods (x.exp(), x + y, ...) listed in each module
 
 from dagrad.autograd.tensor import Tensor
 from dagrad.ops import (
-    activation, arithmetic, broadcast, cast, compare, elementwise, indexing, inplace, linalg, reduction, shape, softmax,
+    activation,
+    arithmetic,
+    broadcast,
+    cast,
+    compare,
+    elementwise,
+    indexing,
+    inplace,
+    linalg,
+    reduction,
+    shape,
+    softmax,
     unary,
 )  # fmt: skip
 

@@ -12,7 +12,9 @@ from dagrad.ops.sampling import arr
 def _sum_axes(shape: tuple, target: tuple) -> tuple[int, tuple[int, ...]]:
     lead = len(shape) - len(target)
     if lead < 0 or any(t != 1 and t != s for t, s in zip(target, shape[lead:])):
-        raise ShapeError(f"sum_to_size: shape {shape} cannot be summed to {target}; expected {target} to broadcast to it")
+        raise ShapeError(
+            f"sum_to_size: shape {shape} cannot be summed to {target}; expected {target} to broadcast to it"
+        )
     return lead, tuple(range(lead)) + tuple(i + lead for i, t in enumerate(target) if t == 1 and shape[i + lead] != 1)
 
 
