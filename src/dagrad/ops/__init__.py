@@ -2,24 +2,13 @@
 and attaches the ops' Tensor methods (x.exp(), x + y, ...) listed in each module's TENSOR_METHODS."""
 
 from dagrad.autograd.tensor import Tensor
-from dagrad.ops import (
-    activation,
-    arithmetic,
-    broadcast,
-    cast,
-    compare,
-    elementwise,
-    indexing,
-    inplace,
-    linalg,
-    reduction,
-    shape,
-    softmax,
-    unary,
-)  # fmt: skip
+from dagrad.ops import activation, arithmetic, broadcast, cast, compare, conv, elementwise, indexing, inplace
+from dagrad.ops import linalg, pool, reduction, shape, softmax, unary
 
-MODULES = (activation, arithmetic, broadcast, cast, compare, elementwise, indexing, inplace, linalg, reduction, shape,
-           softmax, unary)  # fmt: skip
+MODULES = (
+    activation, arithmetic, broadcast, cast, compare, conv, elementwise, indexing, inplace, linalg, pool, reduction,
+    shape, softmax, unary,
+)  # fmt: skip
 
 for _module in MODULES:
     for _name, _fn in _module.TENSOR_METHODS.items():
