@@ -15,6 +15,8 @@ node_hooks: weakref.WeakKeyDictionary[Function, list] = weakref.WeakKeyDictionar
 retained: weakref.WeakKeyDictionary[Function, weakref.ref] = weakref.WeakKeyDictionary()
 inplace_sites: weakref.WeakKeyDictionary[Tensor, str] = weakref.WeakKeyDictionary()
 modified_outputs: weakref.WeakKeyDictionary[Function, str] = weakref.WeakKeyDictionary()
+_hooks_live = node_hooks.data  # the underlying dicts: cheap emptiness checks on the hot path
+_retained_live = retained.data
 
 
 def _root_grads(roots: Sequence[Tensor], grads: Sequence[Any] | None) -> list[Tensor]:
@@ -194,12 +196,12 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, captured) -> No
             g = buf.pop(node, None)
             if g is None:
                 continue
-            if node_hooks:
+            if _hooks_live:
                 for hook in node_hooks.get(node, ()):
                     r = hook(g)
                     if r is not None:
                         g = r
-            if retained:
+            if _retained_live:
                 ref = retained.get(node)
                 t = ref() if ref is not None else None
                 if t is not None:
