@@ -160,10 +160,9 @@ class Function:
                     f"{name}: a leaf tensor that requires grad is used in an in-place operation; "
                     "wrap it in dagrad.no_grad() or use the out-of-place op"
                 )
-            base = target._base
-            if base is not None and base.requires_grad:
+            if target._base is not None:
                 raise InplaceError(
-                    f"{name}: in-place change of a view of a tensor that requires grad is not supported; "
+                    f"{name}: in-place change of a view that would record autograd history is not supported; "
                     "assign through the base tensor (base[idx] = value) or use the out-of-place op"
                 )
             if 0 in cls.retain:
@@ -259,5 +258,5 @@ def mark_modified(t: Tensor) -> None:
         x._version = state.epoch
         engine.inplace_sites[x] = site
         node = x.grad_fn
-        if node is not None and node.out is not None:
+        if node is not None and node.out is not None and node.out is x.data:
             engine.modified_outputs[node] = site
