@@ -2,12 +2,12 @@
 and attaches the ops' Tensor methods (x.exp(), x + y, ...) listed in each module's TENSOR_METHODS."""
 
 from dagrad.autograd.tensor import Tensor
-from dagrad.ops import activation, arithmetic, broadcast, cast, compare, conv, elementwise, indexing, inplace
-from dagrad.ops import linalg, pool, reduction, shape, softmax, unary
+from dagrad.ops import activation, arithmetic, broadcast, cast, compare, conv, dropout, elementwise, embedding
+from dagrad.ops import indexing, inplace, linalg, loss, norm, pool, reduction, shape, softmax, unary
 
 MODULES = (
-    activation, arithmetic, broadcast, cast, compare, conv, elementwise, indexing, inplace, linalg, pool, reduction,
-    shape, softmax, unary,
+    activation, arithmetic, broadcast, cast, compare, conv, dropout, elementwise, embedding, indexing, inplace,
+    linalg, loss, norm, pool, reduction, shape, softmax, unary,
 )  # fmt: skip
 
 for _module in MODULES:
