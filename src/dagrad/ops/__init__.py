@@ -2,8 +2,27 @@
 and attaches the ops' Tensor methods (x.exp(), x + y, ...) listed in each module's TENSOR_METHODS."""
 
 from dagrad.autograd.tensor import Tensor
-from dagrad.ops import activation, arithmetic, broadcast, cast, compare, conv, dropout, elementwise, embedding
-from dagrad.ops import indexing, inplace, linalg, loss, norm, pool, reduction, shape, softmax, unary
+from dagrad.ops import (
+    activation,
+    arithmetic,
+    broadcast,
+    cast,
+    compare,
+    conv,
+    dropout,
+    elementwise,
+    embedding,
+    indexing,
+    inplace,
+    linalg,
+    loss,
+    norm,
+    pool,
+    reduction,
+    shape,
+    softmax,
+    unary,
+)
 
 MODULES = (
     activation, arithmetic, broadcast, cast, compare, conv, dropout, elementwise, embedding, indexing, inplace,
