@@ -27,3 +27,7 @@ class InplaceError(GradientError):
 
 class AnomalyError(GradientError):
     """detect_anomaly() found a NaN or Inf; names the op and the source line that produced it."""
+
+
+class ArgumentError(DagradError, ValueError):
+    """A hyper-parameter or argument value out of range (negative padding, p outside [0, 1], unknown mode)."""
