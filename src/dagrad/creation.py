@@ -9,13 +9,15 @@ import numpy
 from dagrad import backend
 from dagrad.autograd.tensor import Tensor, _make, as_array
 from dagrad.backend import Device, Generator
+from dagrad.errors import ShapeError
 
 
-def _shape(size: tuple) -> tuple[int, ...]:
+def _shape(size: tuple, name: str) -> tuple[int, ...]:
+    """The size arguments of factory `name` as a shape: f(2, 3) and f((2, 3)) alike."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    if any(not isinstance(s, (int, numpy.integer)) or s < 0 for s in size):
-        raise ValueError(f"size: expected non-negative integers, received {size}")
+    if any(not isinstance(s, (int, numpy.integer)) or isinstance(s, bool) or s < 0 for s in size):
+        raise ShapeError(f"{name}: expected the size as non-negative integers, received {size}")
     return tuple(int(s) for s in size)
 
 
@@ -55,15 +57,15 @@ def from_numpy(arr: numpy.ndarray) -> Tensor:
 
 
 def zeros(*size: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _finish(numpy.zeros(_shape(size), _float(dtype)), None, device, requires_grad)
+    return _finish(numpy.zeros(_shape(size, "zeros"), _float(dtype)), None, device, requires_grad)
 
 
 def ones(*size: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _finish(numpy.ones(_shape(size), _float(dtype)), None, device, requires_grad)
+    return _finish(numpy.ones(_shape(size, "ones"), _float(dtype)), None, device, requires_grad)
 
 
 def empty(*size: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _finish(numpy.empty(_shape(size), _float(dtype)), None, device, requires_grad)
+    return _finish(numpy.empty(_shape(size, "empty"), _float(dtype)), None, device, requires_grad)
 
 
 def full(size, fill_value: float | int | bool, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -76,7 +78,7 @@ def full(size, fill_value: float | int | bool, dtype=None, device=None, requires
             if isinstance(fill_value, int)
             else _float(None)
         )
-    return _finish(numpy.full(_shape((size,)), fill_value, numpy.dtype(dtype)), None, device, requires_grad)
+    return _finish(numpy.full(_shape((size,), "full"), fill_value, numpy.dtype(dtype)), None, device, requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -104,7 +106,10 @@ def rand(
     """Uniform samples in [0, 1)."""
     dt = _float(dtype)
     return _finish(
-        backend.rng(generator).random(_shape(size), dtype=dt if dt.itemsize >= 4 else None), dt, device, requires_grad
+        backend.rng(generator).random(_shape(size, "rand"), dtype=dt if dt.itemsize >= 4 else None),
+        dt,
+        device,
+        requires_grad,
     )
 
 
@@ -114,7 +119,7 @@ def randn(
     """Standard-normal samples."""
     dt = _float(dtype)
     return _finish(
-        backend.rng(generator).standard_normal(_shape(size), dtype=dt if dt.itemsize >= 4 else None),
+        backend.rng(generator).standard_normal(_shape(size, "randn"), dtype=dt if dt.itemsize >= 4 else None),
         dt,
         device,
         requires_grad,
@@ -125,11 +130,15 @@ def randint(
     low: int, high: int | None = None, size: tuple = (), generator: Generator | None = None, dtype=None, device=None
 ) -> Tensor:
     """Integers uniform in [low, high) (int64), as torch.randint(low, high, size)."""
-    if high is None:
+    if isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: expected low < high, received low={low}, high={high}")
-    return _finish(backend.rng(generator).integers(low, high, _shape((size,))), dtype or backend.int64, device, False)
+    return _finish(
+        backend.rng(generator).integers(low, high, _shape((size,), "randint")), dtype or backend.int64, device, False
+    )
 
 
 def randperm(n: int, generator: Generator | None = None, dtype=None, device=None) -> Tensor:

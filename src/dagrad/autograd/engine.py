@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import weakref
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from dagrad.autograd.function import Function
 from dagrad.autograd.grad_mode import state
@@ -13,7 +15,24 @@ from dagrad.errors import AnomalyError, GradientError, InplaceError, ShapeError
 
 node_hooks: weakref.WeakKeyDictionary[Function, list] = weakref.WeakKeyDictionary()
 retained: weakref.WeakKeyDictionary[Function, weakref.ref] = weakref.WeakKeyDictionary()
-inplace_sites: weakref.WeakKeyDictionary[Tensor, str] = weakref.WeakKeyDictionary()
+
+
+class _SiteTable:
+    """Source line of each tensor's last in-place change, keyed by identity (Tensor.__eq__ is elementwise)."""
+
+    def __init__(self) -> None:
+        self._d: dict[int, tuple[weakref.ref, str]] = {}
+
+    def __setitem__(self, t: Tensor, site: str) -> None:
+        key, d = id(t), self._d
+        d[key] = (weakref.ref(t, lambda _ref: d.pop(key, None)), site)
+
+    def get(self, t: Tensor, default: str | None = None) -> str | None:
+        entry = self._d.get(id(t))
+        return entry[1] if entry is not None and entry[0]() is t else default
+
+
+inplace_sites = _SiteTable()
 modified_outputs: weakref.WeakKeyDictionary[Function, str] = weakref.WeakKeyDictionary()
 _hooks_live = node_hooks.data  # the underlying dicts: cheap emptiness checks on the hot path
 _retained_live = retained.data
@@ -41,6 +60,8 @@ def _root_grads(roots: Sequence[Tensor], grads: Sequence[Any] | None) -> list[Te
             g = g if isinstance(g, Tensor) else _make(as_array(g, r.dtype), False, None)
             if g.shape != r.shape:
                 raise ShapeError(f"backward: gradient shape {g.shape} does not match the output shape {r.shape}")
+            if state.anomaly and state.check_nan and g.data.dtype.kind == "f" and not _finite(g.data):
+                raise AnomalyError(f"detect_anomaly: the gradient given to backward for output {i} holds NaN/Inf")
         out.append(g)
     return out
 
@@ -102,8 +123,8 @@ def _check_saved(node: Function) -> None:
                     where = getattr(x.grad_fn, "site", None) if x.grad_fn is not None else None
                     created = f", created at {where}" if where else ""
                     raise InplaceError(
-                        f"backward: a tensor of shape {tuple(x.shape)} ({what}{created}) that {name} saved for backward "
-                        f"was modified in place at {inplace_sites.get(x, '<unknown>')} after it was saved"
+                        f"backward: a tensor of shape {tuple(x.shape)} ({what}{created}) that {name} saved for "
+                        f"backward was modified in place at {inplace_sites.get(x, '<unknown>')} after it was saved"
                         f"{_created(node)}; use an out-of-place op there, or .clone() before modifying"
                     )
 
@@ -131,7 +152,17 @@ def backward(
         if not inputs:
             raise GradientError("backward: inputs= was given but is empty")
         targets = {t.grad_fn or t for t in inputs}
-    _run(list(roots), _root_grads(roots, grads), retain_graph, create_graph, targets, None)
+        # non-leaf inputs get their .grad filled, as with retain_grad(), for this walk only
+        extra = [t for t in inputs if t.grad_fn is not None and not t.retains_grad]
+        for t in extra:
+            retained[t.grad_fn] = weakref.ref(t)
+        try:
+            _run(list(roots), _root_grads(roots, grads), retain_graph, create_graph, targets, None)
+        finally:
+            for t in extra:
+                retained.pop(t.grad_fn, None)
+        return
+    _run(list(roots), _root_grads(roots, grads), retain_graph, create_graph, None, None)
 
 
 def grad(
@@ -174,11 +205,12 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, captured) -> No
     if retain_graph is None:
         retain_graph = create_graph
     buf: dict[Any, Tensor] = {}
-    leaf_roots = []
+    leaves: dict[Tensor, tuple[Tensor, bool]] = {}  # leaf -> (its gradient summed so far, may alias another)
     nodes = []
     for r, g in zip(roots, root_grads):
         if r.grad_fn is None:
-            leaf_roots.append((r, g))
+            if targets is None or r in targets:
+                _gather(leaves, r, g, None)
         elif r.grad_fn in buf:
             buf[r.grad_fn] = buf[r.grad_fn] + g
         else:
@@ -187,8 +219,6 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, captured) -> No
     prev_grad = state.grad
     state.grad = create_graph
     try:
-        for r, g in leaf_roots:
-            _to_leaf(r, g, None, create_graph, targets, captured)
         order = _topo_order(nodes)
         need = _needed(order, targets) if targets is not None else None
         anomaly = state.anomaly
@@ -205,7 +235,10 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, captured) -> No
                 ref = retained.get(node)
                 t = ref() if ref is not None else None
                 if t is not None:
-                    t.grad = g if t.grad is None else t.grad + g
+                    if t.grad is not None:
+                        t.grad = t.grad + g
+                    else:  # a copy, so changing .grad in place cannot reach the gradient flowing on
+                        t.grad = g if g.requires_grad else _make(g.data.copy(), False, None)
             if captured is not None and node in targets:
                 captured[node] = g
             if need is not None and node not in need:
@@ -229,12 +262,15 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, captured) -> No
                 if p is None or gi is None:
                     continue
                 if isinstance(p, Tensor):
-                    _to_leaf(p, gi, g, create_graph, targets, captured)
+                    if targets is None or p in targets:
+                        _gather(leaves, p, gi, g)
                     continue
                 if gi.data.shape != p.shape:
                     gi = _reduce(gi, p.shape, type(node).__name__)
                 prev = buf.get(p)
                 buf[p] = gi if prev is None else prev + gi
+        for p, (gi, shared) in leaves.items():
+            _to_leaf(p, gi, shared, create_graph, captured)
     finally:
         state.grad = prev_grad
 
@@ -244,29 +280,37 @@ def _reduce(gi: Tensor, shape: tuple, node: Function | str) -> Tensor:
         return gi.sum_to_size(shape)
     except ShapeError:
         who = node if isinstance(node, str) else type(node).__name__
-        raise GradientError(f"backward: {who} returned a gradient of shape {gi.shape} for an input of shape {shape}") from None
+        raise GradientError(
+            f"backward: {who} returned a gradient of shape {gi.shape} for an input of shape {shape}"
+        ) from None
 
 
-def _to_leaf(p: Tensor, gi: Tensor, g_in: Tensor | None, create_graph: bool, targets, captured) -> None:
-    """Deliver a gradient to a leaf: run its hooks, then capture it (grad()) or accumulate it into .grad."""
+def _gather(leaves: dict, p: Tensor, gi: Tensor, g_in: Tensor | None) -> None:
+    """Add one incoming gradient of leaf p to its sum over this walk (so p's hooks see the total, once)."""
     if gi.data.shape != p.data.shape:
         gi = _reduce(gi, p.data.shape, "a leaf's gradient")
     if gi.data.dtype != p.data.dtype:
         gi = gi.to(p.data.dtype)
+    prev = leaves.get(p)
+    if prev is None:  # shared: the rule passed its incoming gradient through, or the user gave it
+        leaves[p] = (gi, g_in is None or gi is g_in)
+    else:
+        leaves[p] = (prev[0] + gi, False)
+
+
+def _to_leaf(p: Tensor, gi: Tensor, shared: bool, create_graph: bool, captured) -> None:
+    """Deliver a leaf's total gradient: run its hooks, then capture it (grad()) or accumulate it into .grad."""
     if p._hooks:
         for hook in p._hooks:
             r = hook(gi)
             if r is not None:
-                gi = r
-    if targets is not None and p not in targets:
-        return
+                gi, shared = r, True
     if captured is not None:
-        prev = captured.get(p)
-        captured[p] = gi if prev is None else prev + gi
+        captured[p] = gi
         return
     if p.grad is None:
-        if not create_graph and (gi is g_in or g_in is None or gi.data.base is not None or gi.requires_grad):
-            gi = _make(gi.data.copy(), False, None)
+        if not create_graph and (shared or gi.data.base is not None or gi.requires_grad):
+            gi = _make(gi.data.copy(), False, None)  # .grad must own its memory: later steps add into it in place
         p.grad = gi
     elif create_graph or p.grad.requires_grad:
         p.grad = p.grad + gi
@@ -275,14 +319,40 @@ def _to_leaf(p: Tensor, gi: Tensor, g_in: Tensor | None, create_graph: bool, tar
 
 
 def _anomalous_backward(node: Function, g: Tensor):
-    name = type(node).__name__
-    site = getattr(node, "site", "<unknown>")
+    """node.backward(g) under detect_anomaly: name node and its source line if a NaN/Inf appears."""
     try:
         res = node.backward(g)
-    except FloatingPointError as e:
-        raise AnomalyError(f"detect_anomaly: backward of {name} produced NaN/Inf ({e}); its forward ran at {site}") from None
-    xp = namespace(g.data)
-    for gi in res if isinstance(res, tuple) else (res,):
-        if gi is not None and gi.data.dtype.kind == "f" and not bool(xp.isfinite(gi.data).all()):
-            raise AnomalyError(f"detect_anomaly: backward of {name} returned a NaN/Inf gradient; its forward ran at {site}")
+    except (FloatingPointError, AnomalyError) as e:  # raised by a ufunc, or by an op that the rule called
+        name = type(node).__name__
+        cause = e.__context__ if isinstance(e.__context__, FloatingPointError) else e
+        raise AnomalyError(
+            f"detect_anomaly: backward of {name} produced NaN/Inf ({cause}); {name} was called at {_site(node)}"
+        ) from None
+    if not state.check_nan:
+        return res
+    checked = g  # the incoming gradient passed the check when its producer returned it (or is the root's)
+    for i, gi in enumerate(res if type(res) is tuple else (res,)):
+        if gi is None or gi is checked:
+            continue
+        a = gi.data
+        if a is g.data or (a.base is not None and a.base is g.data):
+            continue  # a view of the incoming gradient (expand, reshape, transpose): no new values
+        checked = gi
+        if a.dtype.kind == "f" and not _finite(a):
+            name = type(node).__name__
+            raise AnomalyError(
+                f"detect_anomaly: backward of {name} returned NaN/Inf in the gradient of its input {i}; "
+                f"{name} was called at {_site(node)}"
+            )
     return res
+
+
+def _site(node: Function) -> str:
+    return getattr(node, "site", None) or "<unknown: the op ran before detect_anomaly was turned on>"
+
+
+def _finite(a: Any) -> bool:
+    """Whether a float array holds no NaN/Inf. One BLAS dot, a·a, is NaN/Inf if any element is (and on overflow,
+    which the exact check then rules out): far cheaper than isfinite(a).all() on the many small gradients."""
+    xp = namespace(a)
+    return math.isfinite(xp.vdot(a, a)) or bool(xp.isfinite(a).all())

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 
 class _State:
     """One mutable object read on every op; attribute reads on it are the cheapest global check."""
 
-    __slots__ = ("grad", "fw", "anomaly", "epoch", "vmap")
+    __slots__ = ("grad", "fw", "anomaly", "check_nan", "epoch", "vmap")
 
     def __init__(self) -> None:
         self.grad = True  # record graphs
         self.fw = 0  # forward-mode (dual) level; 0 = off
         self.anomaly = False  # detect_anomaly()
+        self.check_nan = True  # detect_anomaly(check_nan=...): check each backward's gradients for NaN/Inf
         self.epoch = 0  # bumped by every in-place op; stamps tensors and nodes
         self.vmap = 0  # vmap nesting depth
 
 
 state = _State()
+_inference = False  # inside inference_mode(); read only by is_inference_mode_enabled, never on the hot path
 
 
 class _GradModeContext:
@@ -60,6 +62,17 @@ class inference_mode(_GradModeContext):
 
     def __init__(self, mode: bool = True) -> None:
         self._mode = not mode
+        self._inference = bool(mode)
+
+    def __enter__(self) -> None:
+        global _inference
+        super().__enter__()
+        self._prev_inference, _inference = _inference, self._inference
+
+    def __exit__(self, *exc: object) -> None:
+        global _inference
+        super().__exit__()
+        _inference = self._prev_inference
 
     def __call__(self, fn: Callable) -> Callable:
         mode = not self._mode
@@ -100,4 +113,5 @@ def is_grad_enabled() -> bool:
 
 
 def is_inference_mode_enabled() -> bool:
-    return not state.grad
+    """True inside inference_mode() (not merely no_grad)."""
+    return _inference

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy
 
@@ -41,8 +42,8 @@ def as_array(data: Any, dtype=None):
             arr = arr.astype(backend.get_default_dtype(), copy=False)
         elif dtype is None and arr.dtype.kind in "iu":
             arr = arr.astype(backend.int64, copy=False)
-        elif arr.dtype.kind not in "fiub":
-            raise DtypeError(f"tensor: expected numbers or booleans, received data of dtype {arr.dtype}")
+    if arr.dtype.kind not in "fiub":
+        raise DtypeError(f"tensor: expected numbers or booleans, received data of dtype {arr.dtype}")
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
     return arr
@@ -57,7 +58,9 @@ def _flat(seq):
 
 
 def _tensors_to_lists(seq):
-    return [_tensors_to_lists(v) if isinstance(v, (list, tuple)) else (v.data if isinstance(v, Tensor) else v) for v in seq]
+    return [
+        _tensors_to_lists(v) if isinstance(v, (list, tuple)) else (v.data if isinstance(v, Tensor) else v) for v in seq
+    ]
 
 
 class RemovableHandle:
@@ -159,8 +162,13 @@ class Tensor:
         return self.data.tolist()
 
     def __array__(self, dtype=None, copy=None) -> numpy.ndarray:
-        arr = self.data if isinstance(self.data, numpy.ndarray) else self.data.get()
-        return arr if dtype is None else arr.astype(dtype, copy=False)
+        """NumPy interop: np.asarray(t) shares memory (on the CPU), np.array(t) copies."""
+        if not isinstance(self.data, numpy.ndarray):
+            arr = self.data.get()  # a device-to-host copy already
+            return arr if dtype is None else arr.astype(dtype, copy=False)
+        if dtype is not None and numpy.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -187,15 +195,27 @@ class Tensor:
 
     def __index__(self) -> int:
         if self.data.dtype.kind not in "iu" or self.data.size != 1:
-            raise TypeError(f"only integer tensors of one element can be used as an index, received {self.dtype}{self.shape}")
+            raise TypeError(
+                f"only integer tensors of one element can be used as an index, received {self.dtype}{self.shape}"
+            )
         return int(self.data.item())
 
     def __repr__(self) -> str:
-        body = numpy.array2string(
-            numpy.asarray(self.__array__()), separator=", ", prefix="tensor(", precision=4, threshold=1000
-        )
+        """torch's layout: tensor([1.5000, 2.0000], dtype=..., grad_fn=<...>), 4 decimals unless all integral."""
+        arr = numpy.asarray(self.__array__())
+        kind = arr.dtype.kind
+        opts: dict[str, Any] = {"precision": 4, "threshold": 1000, "max_line_width": 82}
+        if kind == "f":
+            opts["floatmode"] = _float_mode(arr)
+        elif kind == "b":
+            width = 4 if arr.all() else 5
+            opts["formatter"] = {"bool": lambda v: str(bool(v)).rjust(width)}
+        body = numpy.array2string(arr, separator=", ", prefix="tensor(", **opts)
         extra = []
-        if self.data.dtype not in (backend.get_default_dtype(), backend.int64, backend.bool_) or self.data.size == 0:
+        if arr.size == 0 and arr.ndim != 1:
+            extra.append(f"size={arr.shape}")
+        default = self.data.dtype == backend.get_default_dtype()
+        if not default and (arr.size == 0 or self.data.dtype not in (backend.int64, backend.bool_)):
             extra.append(f"dtype=dagrad.{self.data.dtype}")
         if self.device.type != "cpu":
             extra.append(f"device='{self.device}'")
@@ -224,7 +244,9 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set whether this leaf records operations for autograd (float tensors only)."""
         if requires_grad and self.data.dtype.kind not in "fc":
-            raise DtypeError(f"requires_grad_: only floating point tensors can require gradients, received dtype {self.dtype}")
+            raise DtypeError(
+                f"requires_grad_: only floating point tensors can require gradients, received dtype {self.dtype}"
+            )
         if self.grad_fn is not None and not requires_grad:
             raise GradientError(
                 "requires_grad_(False): only leaf tensors can stop requiring grad; use .detach() on a non-leaf"
@@ -243,7 +265,9 @@ class Tensor:
         self.requires_grad = False
         return self
 
-    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None) -> None:
+    def backward(
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None
+    ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's .grad (the vector-Jacobian product with `gradient`)."""
         from dagrad.autograd.engine import backward
 
@@ -283,6 +307,17 @@ class Tensor:
 
         ref = retained.get(self.grad_fn)
         return ref is not None and ref() is self
+
+
+def _float_mode(arr: numpy.ndarray) -> str:
+    """'maxprec' (1., 2.) when every finite value is integral and small, else 'fixed' (1.5000, 2.0000e+05)."""
+    finite = numpy.abs(arr[numpy.isfinite(arr)])
+    if finite.size == 0 or (finite != numpy.round(finite)).any():
+        return "fixed"
+    nonzero = finite[finite != 0]
+    if nonzero.size and (nonzero.max() >= 1e8 or nonzero.max() > 1000 * nonzero.min()):
+        return "fixed"
+    return "maxprec"
 
 
 def is_tensor(obj: Any) -> bool:
