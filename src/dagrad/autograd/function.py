@@ -221,7 +221,7 @@ class Function:
         return type(self).__name__
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}Backward>"
+        return f"<{type(self).__name__}Backward0>"
 
     @property
     def next_functions(self) -> tuple:
