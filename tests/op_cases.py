@@ -17,12 +17,17 @@ def cases(pred=lambda op, s: True):
     return out
 
 
+def _as_input(a, requires_grad: bool):
+    """Float arrays become float64 leaves (requiring grad), other arrays plain tensors, the rest stays."""
+    if not hasattr(a, "dtype"):
+        return a
+    if a.dtype.kind == "f":
+        return dg.tensor(a, dtype=dg.float64, requires_grad=requires_grad)
+    return dg.tensor(a)
+
+
 def make_inputs(sample, requires_grad: bool = True):
-    return [
-        dg.tensor(a, dtype=dg.float64, requires_grad=requires_grad) if getattr(a, "dtype", None) is not None and a.dtype.kind == "f" else
-        (dg.tensor(a) if hasattr(a, "dtype") else a)
-        for a in sample.inputs
-    ]  # fmt: skip
+    return [_as_input(a, requires_grad) for a in sample.inputs]
 
 
 def runner(op, sample):
