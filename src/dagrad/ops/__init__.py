@@ -15,6 +15,7 @@ from dagrad.ops import (
     indexing,
     inplace,
     linalg,
+    linear,
     loss,
     norm,
     pool,
@@ -26,7 +27,7 @@ from dagrad.ops import (
 
 MODULES = (
     activation, arithmetic, broadcast, cast, compare, conv, dropout, elementwise, embedding, indexing, inplace,
-    linalg, loss, norm, pool, reduction, shape, softmax, unary,
+    linalg, linear, loss, norm, pool, reduction, shape, softmax, unary,
 )  # fmt: skip
 
 for _module in MODULES:
