@@ -7,6 +7,7 @@ from dagrad.nn.conv import *  # noqa: F403
 from dagrad.nn.dropout import *  # noqa: F403
 from dagrad.nn.embedding import *  # noqa: F403
 from dagrad.nn.linear import *  # noqa: F403
+from dagrad.nn.loss import *  # noqa: F403
 from dagrad.nn.module import IncompatibleKeys, Module, StateDictError
 from dagrad.nn.normalization import *  # noqa: F403
 from dagrad.nn.parameter import Parameter
