@@ -2,6 +2,7 @@
 
 from dagrad.nn import functional
 from dagrad.nn.activation import *  # noqa: F403
+from dagrad.nn.blocks import BasicBlock, BasicConv2d, Bottleneck, Inception
 from dagrad.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from dagrad.nn.conv import *  # noqa: F403
 from dagrad.nn.dropout import *  # noqa: F403

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from dagrad.autograd.forward_ad import Alias
+from dagrad.autograd.function import mark_modified
 from dagrad.autograd.grad_mode import no_grad
 from dagrad.autograd.tensor import RemovableHandle, Tensor, _make, as_array
 from dagrad.errors import DagradError, ShapeError
@@ -343,7 +344,7 @@ class Module:
                         target.data = src.astype(target.dtype, copy=True)
                     else:
                         target.data[...] = src
-                    target._version += 1
+                    mark_modified(target)
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ------------------------------------------------------------------------------------------
