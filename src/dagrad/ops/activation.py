@@ -184,28 +184,55 @@ class ELU(Function):
         yield Sample(away(3, 4), alpha=0.5, torch=torch, name="alpha")
 
 
-def _normal_cdf(x):
-    """Phi(x) on a raw array, as Phi(-|x|) = erfc(|x| / sqrt 2) / 2 mirrored for x > 0.
+_GELU_BLOCK_BYTES = 1 << 19
+"""Exact gelu runs ~45 elementwise passes (most in erfc's rational function) over blocks of this many bytes,
+so that they stay in cache instead of streaming the whole array through memory each time (2-4x faster)."""
+_LN2 = math.log(2.0)
 
-    erfc comes from the middle interval of Cody's approximation alone, exp(-y^2) * R(y): on all of
-    [0, 28] its absolute error is below 5e-12 and its relative error below 1e-7, which is all Phi needs,
-    at half the cost of the three-interval erf.
+
+def _gelu_block(x, y, d) -> None:
+    """For a flat block x: y = x * Phi(x) and d = Phi(x) + x * phi(x), each only where not None.
+
+    Phi(-|x|) = erfc(|x| / sqrt 2) / 2 comes from the middle interval of Cody's erfc alone, exp(-t^2) * R(t):
+    on all of [0, 28] its absolute error is below 5e-12 and its relative error below 1e-7 (tails keep their
+    relative accuracy), at half the cost of the three-interval erf. exp(-t^2) / 2 also gives phi(x).
     """
     xp = namespace(x)
-    y = xp.multiply(x, _SQRT_HALF, out=xp.empty_like(x))
-    xp.abs(y, out=y)
-    xp.clip(y, 0.0, 28.0, out=y)  # erfc(28) underflows even float64; keeps R finite at inf
-    h = erfc_ratio(y)
-    y *= y
-    xp.negative(y, out=y)
-    h *= xp.exp(y, out=y)
-    h *= 0.5
-    return select(x > 0, 1 - h, h)
+    t = xp.multiply(x, _SQRT_HALF, out=xp.empty_like(x))
+    xp.abs(t, out=t)
+    xp.minimum(t, 28.0, out=t)  # erfc(28) underflows even float64; keeps R finite at inf
+    h = erfc_ratio(t)
+    t *= t
+    half_pdf = xp.subtract(-_LN2, t, out=t)
+    xp.exp(half_pdf, out=half_pdf)  # exp(-x^2 / 2) / 2
+    h *= half_pdf  # Phi(-|x|)
+    cdf = xp.greater(x, 0, out=xp.empty_like(x))  # 1 where x > 0: Phi(x) = |[x > 0] - Phi(-|x|)|
+    cdf -= h
+    xp.abs(cdf, out=cdf)
+    if y is not None:
+        xp.multiply(x, cdf, out=y)
+    if d is not None:
+        xp.multiply(x, half_pdf, out=d)
+        d *= 2 * _INV_SQRT_2PI
+        d += cdf
 
 
-def _gelu_slope_array(x, approximate: str, cdf=None):
-    """d gelu / dx on a raw array: Phi(x) + x * phi(x) (Phi given or computed), or the derivative of the tanh form."""
+def _gelu_arrays(x, value: bool, slope: bool) -> tuple[Any, Any]:
+    """(x * Phi(x), Phi(x) + x * phi(x)) for exact gelu on a raw array, each None unless asked for."""
     xp = namespace(x)
+    xf = x.reshape(-1)
+    y = xp.empty(x.shape, x.dtype) if value else None
+    d = xp.empty(x.shape, x.dtype) if slope else None
+    yf, df = (None if a is None else a.reshape(-1) for a in (y, d))
+    step = max(1, _GELU_BLOCK_BYTES // x.dtype.itemsize)
+    for i in range(0, xf.size, step):
+        part = slice(i, i + step)
+        _gelu_block(xf[part], None if yf is None else yf[part], None if df is None else df[part])
+    return y, d
+
+
+def _gelu_slope_array(x, approximate: str):
+    """d gelu / dx on a raw array: Phi(x) + x * phi(x), or the derivative of the tanh form."""
     if approximate == "tanh":
         x2 = x * x
         s = sigmoid_array((x2 * _TANH_A + 1) * x * (2 * _TANH_K))
@@ -215,13 +242,7 @@ def _gelu_slope_array(x, approximate: str, cdf=None):
         d *= x
         d += s
         return d
-    d = xp.multiply(x, x, out=xp.empty_like(x))
-    d *= -0.5
-    xp.exp(d, out=d)
-    d *= x
-    d *= _INV_SQRT_2PI
-    d += _normal_cdf(x) if cdf is None else cdf
-    return d
+    return _gelu_arrays(x, False, True)[1]
 
 
 def _gelu_curvature(x: Tensor, approximate: str) -> Tensor:
@@ -237,8 +258,9 @@ def _gelu_curvature(x: Tensor, approximate: str) -> Tensor:
 class GELU(Function):
     """x * Phi(x) with Phi the standard normal CDF (erf-based), or its tanh approximation.
 
-    Phi costs far more than the rest (erf is a rational approximation on two intervals), so when the
-    call is recorded for backward, forward keeps it in `cache` for GeluGrad instead of recomputing it.
+    Phi costs far more than the rest (erfc is a rational approximation), so when the call is recorded for
+    backward, exact forward also computes the slope gelu'(x) (sharing Phi and exp) and keeps it in `cache`:
+    the first-order backward is then one product g * slope.
     """
 
     __slots__ = ("approximate",)
@@ -256,18 +278,14 @@ class GELU(Function):
             y = sigmoid_array(v)
             y *= x
             return y
-        cdf = _normal_cdf(x)
-        if self.parents is not None:
-            self.cache = cdf
-            return x * cdf
-        cdf *= x
-        return cdf
+        y, self.cache = _gelu_arrays(x, True, self.parents is not None)
+        return y
 
     def backward(self, g):
-        return GeluGrad.apply(g, self.saved[0], approximate=self.approximate, cdf=self.cache)
+        return GeluGrad.apply(g, self.saved[0], approximate=self.approximate, slope=self.cache)
 
     def jvp(self, inputs, out, t):
-        return GeluGrad.apply(t[0], inputs[0], approximate=self.approximate, cdf=self.cache)
+        return GeluGrad.apply(t[0], inputs[0], approximate=self.approximate, slope=self.cache)
 
     @staticmethod
     def samples():
@@ -283,24 +301,26 @@ class GeluGrad(Function):
     __slots__ = ("approximate",)
     retain = (0, 1)
 
-    def forward(self, g, x, approximate="none", cdf=None):
+    def forward(self, g, x, approximate="none", slope=None):
         self.approximate = approximate
-        self.cache = cdf
-        d = _gelu_slope_array(x, approximate, cdf)
+        self.cache = slope
+        if slope is not None:
+            return namespace(g).multiply(g, slope)
+        d = _gelu_slope_array(x, approximate)
         d *= g
         return d
 
     def backward(self, gg):
         g, x = self.saved
         return (
-            GeluGrad.apply(gg, x, approximate=self.approximate, cdf=self.cache) if self.needs(0) else None,
+            GeluGrad.apply(gg, x, approximate=self.approximate, slope=self.cache) if self.needs(0) else None,
             gg * g * _gelu_curvature(x, self.approximate) if self.needs(1) else None,
         )
 
     def jvp(self, inputs, out, t):
         g, x = inputs
         return tsum(
-            None if t[0] is None else GeluGrad.apply(t[0], x, approximate=self.approximate, cdf=self.cache),
+            None if t[0] is None else GeluGrad.apply(t[0], x, approximate=self.approximate, slope=self.cache),
             None if t[1] is None else t[1] * g * _gelu_curvature(x, self.approximate),
         )
 
