@@ -27,6 +27,7 @@ from dagrad.backend import namespace
 from dagrad.errors import DagradError
 from dagrad.ops.broadcast import Expand
 from dagrad.ops.elementwise import Where
+from dagrad.ops.rnn import scan_batching_rule
 from dagrad.ops.shape import Permute, Reshape, cat
 
 _new = object.__new__
@@ -842,6 +843,7 @@ def _index_put(cls, args, batched, params, bshape):
 
 
 RULES: dict[str, Callable[..., Tensor]] = {
+    **dict.fromkeys(("RNNScan", "LSTMScan", "GRUScan"), scan_batching_rule),
     # arithmetic, casts and copies
     **dict.fromkeys(("Add", "Sub", "Mul", "Div", "Pow", "Neg", "Reciprocal", "Alias", "Clone", "Cast", "ToDevice"),
                     _elementwise),

@@ -1,6 +1,6 @@
 """Neural-network building blocks (as torch.nn): Module, Parameter, containers, layers, losses, init."""
 
-from dagrad.nn import functional
+from dagrad.nn import functional, init, utils
 from dagrad.nn.activation import *  # noqa: F403
 from dagrad.nn.blocks import BasicBlock, BasicConv2d, Bottleneck, Inception
 from dagrad.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
@@ -13,3 +13,4 @@ from dagrad.nn.module import IncompatibleKeys, Module, StateDictError
 from dagrad.nn.normalization import *  # noqa: F403
 from dagrad.nn.parameter import Parameter
 from dagrad.nn.pooling import *  # noqa: F403
+from dagrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase

@@ -20,6 +20,7 @@ from dagrad.ops import (
     norm,
     pool,
     reduction,
+    rnn,
     shape,
     softmax,
     unary,
@@ -27,7 +28,7 @@ from dagrad.ops import (
 
 MODULES = (
     activation, arithmetic, broadcast, cast, compare, conv, dropout, elementwise, embedding, indexing, inplace,
-    linalg, linear, loss, norm, pool, reduction, shape, softmax, unary,
+    linalg, linear, loss, norm, pool, reduction, rnn, shape, softmax, unary,
 )  # fmt: skip
 
 for _module in MODULES:
