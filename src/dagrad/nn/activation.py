@@ -1,7 +1,7 @@
 """Activation layers (as torch.nn): thin modules over the elementwise and softmax ops in dagrad.ops.
 
-Arguments are validated when the layer is built. `inplace` is accepted (and shown in the repr) for PyTorch
-compatibility; the ops always return a new tensor.
+Arguments are validated when the layer is built. `inplace=True` overwrites the input, as in PyTorch (the
+version counters then catch a use of the old values in backward).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return act.relu(input)
+        return act.relu(input, self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace(self.inplace)
@@ -44,7 +44,7 @@ class ReLU6(ReLU):
     """min(max(x, 0), 6)."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return act.relu6(input)
+        return act.relu6(input, self.inplace)
 
 
 class LeakyReLU(Module):
@@ -56,7 +56,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return act.leaky_relu(input, self.negative_slope)
+        return act.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -71,7 +71,7 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return act.elu(input, self.alpha)
+        return act.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -103,7 +103,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return act.silu(input)
+        return act.silu(input, self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace(self.inplace)
@@ -150,7 +150,7 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return act.hardtanh(input, self.min_val, self.max_val)
+        return act.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
