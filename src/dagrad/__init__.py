@@ -1,6 +1,6 @@
 """dagrad: backpropagation over the computation graph a program builds as it runs, on NumPy (CuPy on a GPU)."""
 
-from dagrad import allocator, autograd, backend, func, ops
+from dagrad import allocator, autograd, backend, data, func, io, keras, models, ops, optim, train, viz
 from dagrad.autograd import Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from dagrad.backend import (
     Device,

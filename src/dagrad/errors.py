@@ -31,3 +31,7 @@ class AnomalyError(GradientError):
 
 class ArgumentError(DagradError, ValueError):
     """A hyper-parameter or argument value out of range (negative padding, p outside [0, 1], unknown mode)."""
+
+
+class OptionalDependencyError(DagradError, ImportError):
+    """A feature needs a package from one of dagrad's optional extras that is not installed."""

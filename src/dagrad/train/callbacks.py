@@ -20,15 +20,11 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from dagrad.errors import ArgumentError, DagradError
+from dagrad.errors import ArgumentError, DagradError, OptionalDependencyError
 
 
 class TrainingWarning(UserWarning):
     """Something noticed during training that does not stop it (a monitored value missing from the logs)."""
-
-
-class OptionalDependencyError(DagradError, ImportError):
-    """A feature needs a package from one of dagrad's optional extras that is not installed."""
 
 
 class Callback:
