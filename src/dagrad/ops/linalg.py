@@ -107,12 +107,17 @@ def matmul(x: Tensor, y: Tensor) -> Tensor:
     return Matmul.apply(x, y)
 
 
+def _fixed_rank(op: str, x: Tensor, y: Tensor, nx: int, ny: int, y_name: str = "y") -> Tensor:
+    """Matmul for the fixed-rank forms (mm, mv, dot): check both ranks and the inner sizes, then one product."""
+    _ndim(op, x, "x", nx)
+    _ndim(op, y, y_name, ny)
+    _check(op, x, y)
+    return Matmul.apply(x, y)
+
+
 def mm(x: Tensor, y: Tensor) -> Tensor:
     """(n, k) @ (k, m) -> (n, m); no broadcasting."""
-    _ndim("mm", x, "x", 2)
-    _ndim("mm", y, "y", 2)
-    _check("mm", x, y)
-    return Matmul.apply(x, y)
+    return _fixed_rank("mm", x, y, 2, 2)
 
 
 def bmm(x: Tensor, y: Tensor) -> Tensor:
@@ -127,18 +132,12 @@ def bmm(x: Tensor, y: Tensor) -> Tensor:
 
 def mv(x: Tensor, v: Tensor) -> Tensor:
     """(n, k) matrix times (k,) vector -> (n,)."""
-    _ndim("mv", x, "x", 2)
-    _ndim("mv", v, "v", 1)
-    _check("mv", x, v)
-    return Matmul.apply(x, v)
+    return _fixed_rank("mv", x, v, 2, 1, "v")
 
 
 def dot(x: Tensor, y: Tensor) -> Tensor:
     """Dot product of two 1-D tensors of equal length (a 0-d tensor)."""
-    _ndim("dot", x, "x", 1)
-    _ndim("dot", y, "y", 1)
-    _check("dot", x, y)
-    return Matmul.apply(x, y)
+    return _fixed_rank("dot", x, y, 1, 1)
 
 
 def outer(x: Tensor, y: Tensor) -> Tensor:
