@@ -133,6 +133,14 @@ def test_second_backward_through_freed_graph_raises():
     assert "retain_graph=True" in str(info.value)
 
 
+def test_second_backward_through_an_op_that_kept_only_its_output_raises():
+    x = leaf([1.0, 2.0])
+    y = x.exp().sum()  # Exp saves no input, only its output
+    y.backward()
+    with pytest.raises(GradientError, match="second time"):
+        y.backward()
+
+
 def test_retain_graph_allows_a_second_backward():
     x = leaf([1.0, 2.0])
     y = x * x

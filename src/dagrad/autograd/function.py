@@ -212,8 +212,8 @@ class Function:
 
     def release(self) -> None:
         """Free what forward saved for backward (after a backward without retain_graph)."""
-        if self.saved:
-            self.saved = None
+        if self.saved or getattr(self, "out", None) is not None or getattr(self, "cache", None) is not None:
+            self.saved = None  # marks the node freed: a second backward through it raises
         self.out = None
         self.cache = None
 

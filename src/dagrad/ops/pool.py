@@ -328,23 +328,24 @@ def _gather(x: Any, idx: Any, grid: _Grid) -> Any:
 
 
 class MaxPool(Function):
-    """Max over each window; keeps the first maximum's offset per window (only when a gradient may be asked)."""
+    """Max over each window; keeps the first maximum's offset per window in `cache` (only when a gradient may be
+    asked), so backward frees it."""
 
-    __slots__ = ("idx", "grid")
+    __slots__ = ("grid",)
 
     def forward(self, x, grid, sink=None):
         self.grid = grid
         need = self.parents is not None or state.fw > 0 or sink is not None
-        out, self.idx = _max_pool(x, grid, need)
+        out, self.cache = _max_pool(x, grid, need)
         if sink is not None:
-            sink.append(grid.flat_index(self.idx))
+            sink.append(grid.flat_index(self.cache))
         return out
 
     def backward(self, g):
-        return MaxPoolBackward.apply(g, idx=self.idx, grid=self.grid)
+        return MaxPoolBackward.apply(g, idx=self.cache, grid=self.grid)
 
     def jvp(self, inputs, out, t):
-        return MaxPoolGather.apply(t[0], idx=self.idx, grid=self.grid)
+        return MaxPoolGather.apply(t[0], idx=self.cache, grid=self.grid)
 
     @staticmethod
     def samples():
@@ -575,22 +576,22 @@ class AdaptiveMaxPool(Function):
     """Adaptive max pooling where a size does not divide; keeps each window's first maximum as a flat index into
     its input plane (int32 when it fits), so the backward is one bincount scatter."""
 
-    __slots__ = ("index", "size")
+    __slots__ = ("size",)
 
     def forward(self, x, out_size, sink=None):
         xp = namespace(x)
         self.size = x.shape[x.ndim - len(out_size) :]
         out, flat = _adaptive_max(x, out_size)
-        self.index = flat.astype(xp.int32) if math.prod(self.size) < 2**31 else flat
+        self.cache = flat.astype(xp.int32) if math.prod(self.size) < 2**31 else flat
         if sink is not None:
             sink.append(flat)
         return out
 
     def backward(self, g):
-        return AdaptiveMaxPoolBackward.apply(g, index=self.index, size=self.size)
+        return AdaptiveMaxPoolBackward.apply(g, index=self.cache, size=self.size)
 
     def jvp(self, inputs, out, t):
-        return AdaptiveMaxPoolGather.apply(t[0], index=self.index, size=self.size)
+        return AdaptiveMaxPoolGather.apply(t[0], index=self.cache, size=self.size)
 
     @staticmethod
     def samples():
