@@ -1,0 +1,63 @@
+"""The numba direct-convolution kernels equal the NumPy GEMM paths they replace, and are picked where they should be."""
+
+import numpy as np
+import pytest
+
+import dagrad as dg
+import dagrad.nn.functional as F
+from dagrad.ops import _direct_conv
+
+pytest.importorskip("numba")
+
+CASES = [  # (N, C, H, W, O, kh, kw, padding)
+    (3, 1, 12, 10, 6, 5, 5, 2),
+    (2, 6, 9, 9, 16, 5, 5, 0),
+    (2, 4, 8, 7, 5, 3, 3, 1),
+    (2, 3, 7, 6, 2, 4, 2, "same"),
+    (1, 2, 6, 6, 3, 2, 6, (1, 3)),
+]
+
+
+def _run(case, dtype, direct: bool, monkeypatch):
+    n, c, h, w, o, kh, kw, padding = case
+    monkeypatch.setattr(_direct_conv, "MAX_TAPS", 10**6 if direct else 0)
+    rng = np.random.default_rng(0)
+    x = dg.tensor(rng.standard_normal((n, c, h, w)).astype(dtype), requires_grad=True)
+    wt = dg.tensor(rng.standard_normal((o, c, kh, kw)).astype(dtype), requires_grad=True)
+    b = dg.tensor(rng.standard_normal(o).astype(dtype), requires_grad=True)
+    y = F.conv2d(x, wt, b, padding=padding)
+    y.backward(dg.tensor(rng.standard_normal(y.shape).astype(dtype)))
+    return [t.detach().numpy() for t in (y, x.grad, wt.grad, b.grad)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
+def test_direct_kernels_equal_the_gemm_paths(case, dtype, monkeypatch):
+    want = _run(case, dtype, False, monkeypatch)
+    got = _run(case, dtype, True, monkeypatch)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    for g, r in zip(got, want):
+        assert g.shape == r.shape
+        np.testing.assert_allclose(g, r, rtol=tol, atol=tol)
+
+
+def test_lenet_convolutions_take_the_direct_kernels(monkeypatch):
+    calls = []
+    for name in ("conv2d", "conv2d_input_grad", "conv2d_weight_grad"):
+        fn = getattr(_direct_conv, name)
+        monkeypatch.setattr(_direct_conv, name, lambda *a, fn=fn, name=name: calls.append(name) or fn(*a))
+    x = dg.randn(4, 6, 14, 14, requires_grad=True)
+    conv = dg.nn.Conv2d(6, 16, 5)
+    conv(x).sum().backward()
+    assert sorted(calls) == ["conv2d", "conv2d_weight_grad"]  # C3's input gradient (400 taps) stays on GEMMs
+    calls.clear()
+    dg.nn.Conv2d(64, 64, 3, padding=1)(dg.randn(2, 64, 8, 8)).sum()
+    assert calls == []
+
+
+def test_integer_or_mixed_arrays_are_not_usable():
+    a = np.zeros((2, 3, 4, 4), np.float32)
+    assert _direct_conv.usable(a, a)
+    assert _direct_conv.usable(a[:, :, ::2], a)  # strided arrays are copied to C order
+    assert not _direct_conv.usable(a.astype(np.int64), a)
+    assert not _direct_conv.usable(a, a.astype(np.float64))
