@@ -16,6 +16,7 @@ imports NumPy directly because numba compiles NumPy code; callers pass it NumPy 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from typing import Any
 
@@ -31,21 +32,28 @@ LOCK = threading.Lock()
 
 
 def _compile() -> Any:
-    """Import (compiling, or loading from numba's disk cache) the kernels; False where numba cannot be imported.
-
-    Unless NUMBA_THREADING_LAYER says otherwise, the kernels run on numba's own 'workqueue' threads: its OpenMP
-    layer would bind to the libgomp that PyTorch or OpenBLAS already loaded, whose workers spin between parallel
-    regions and starve the BLAS threads (a LeNet step measured 2x slower beside PyTorch). The workqueue layer takes
-    one caller at a time, so calls are serialised by LOCK."""
+    """Import (compiling, or loading from numba's disk cache) the kernels; False where numba cannot be imported."""
     try:
-        import numba
+        from dagrad.ops import _direct_conv_kernels as k
     except ImportError:
         return False
-    if not os.environ.get("NUMBA_THREADING_LAYER"):
-        numba.config.THREADING_LAYER = "workqueue"
-    from dagrad.ops import _direct_conv_kernels as k
-
     return k.forward, k.weight_grad, k.threads
+
+
+def _prefer_workqueue() -> None:
+    """Run numba's parallel kernels on its own 'workqueue' threads unless NUMBA_THREADING_LAYER says otherwise.
+
+    Its default OpenMP layer binds to the libgomp that PyTorch may have loaded, whose workers spin between parallel
+    regions and starve OpenBLAS's threads (a LeNet step measured 2x slower beside PyTorch). Set before numba
+    starts its threads (numba reads the variable on import; an imported numba is told through its config). The
+    workqueue layer takes one caller at a time, so the kernels' calls are serialised by LOCK."""
+    if ENABLED and not os.environ.get("NUMBA_THREADING_LAYER"):
+        os.environ["NUMBA_THREADING_LAYER"] = "workqueue"
+        if "numba" in sys.modules:
+            sys.modules["numba"].config.THREADING_LAYER = "workqueue"
+
+
+_prefer_workqueue()
 
 
 def kernels() -> Any:
