@@ -4,6 +4,7 @@
                [--lr LR] [--optimizer adam|sgd|...] [--seed N] [--out runs/NAME] [--limit N]
   dagrad evaluate CHECKPOINT [--dataset ...]
   dagrad info
+  dagrad bench [--quick] [--only NAMES] [--repeat N] [--threads N] [--epoch] [--json PATH]
 
 `train` writes to --out: checkpoint.safetensors + checkpoint.json (dagrad.io), history.csv (one row per epoch)
 and history.png (training curves, when matplotlib is installed). The validation columns of the history are
@@ -28,6 +29,7 @@ import numpy
 
 import dagrad
 from dagrad import backend
+from dagrad.bench import runner as bench
 from dagrad.data import DataLoader, TensorDataset
 from dagrad.data.datasets import MNIST, EmbeddedFashionMNIST, FashionMNIST
 from dagrad.errors import DagradError
@@ -163,6 +165,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    return bench.run_cli(args)
+
+
 def _version(package: str) -> str | None:
     try:
         return importlib.metadata.version(package)
@@ -267,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="print versions, array backend, BLAS and threads")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("bench", help="time dagrad against PyTorch on the benchmark suite; print one table")
+    bench.add_arguments(p)
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
