@@ -20,6 +20,7 @@ from dagrad.autograd.grad_mode import state
 from dagrad.autograd.tensor import Tensor
 from dagrad.backend import namespace
 from dagrad.errors import DtypeError, ShapeError
+from dagrad.ops import _direct_conv
 from dagrad.ops.sampling import distinct
 
 _SPATIAL = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)", 3: "(C, D, H, W) or (N, C, D, H, W)"}
@@ -295,8 +296,36 @@ def _max4(xp, views: list, need_index: bool) -> tuple[Any, Any]:
     return xp.maximum(top, bottom, out=top), idx
 
 
+_pool_jit: Any = None  # dagrad.ops._pool_kernels once imported; False where numba is missing or disabled
+
+
+def _jit_2x2(grid: _Grid, a: Any) -> Any:
+    """The numba kernels module when they can take this pooling: 2x2 windows with stride 2 tiling a 2-D plane of
+    a NumPy float array (LeNet's S2/S4); else None."""
+    global _pool_jit
+    if grid.kernel != (2, 2) or grid.stride != (2, 2) or grid.dilation != (1, 1) or not grid.tiles or grid.padded:
+        return None
+    if _pool_jit is None:
+        _pool_jit = False
+        if _direct_conv.kernels() is not False:
+            from dagrad.ops import _pool_kernels
+
+            _pool_jit = _pool_kernels
+    return _pool_jit if _pool_jit is not False and _direct_conv.usable(a) else None
+
+
 def _max_pool(x: Any, grid: _Grid, need_index: bool) -> tuple[Any, Any]:
     """(max of each window, offset of its first maximum or None) on arrays."""
+    jit = _jit_2x2(grid, x)
+    if jit is not None:
+        xp = namespace(x)
+        lead = x.shape[: x.ndim - 2]
+        out, idx = xp.empty(lead + grid.out, x.dtype), xp.empty(lead + grid.out, xp.uint8)
+        with _direct_conv.LOCK:
+            jit.max_pool_2x2(
+                xp.ascontiguousarray(x).reshape(-1, *grid.size), out.reshape(-1, *grid.out), idx.reshape(-1, *grid.out)
+            )
+        return out, idx if need_index else None
     views = grid.windows(x, _pad_value(x.dtype))
     return (_max4 if len(views) == 4 else _max_scan)(namespace(x), views, need_index)
 
@@ -304,6 +333,16 @@ def _max_pool(x: Any, grid: _Grid, need_index: bool) -> tuple[Any, Any]:
 def _scatter(g: Any, idx: Any, grid: _Grid) -> Any:
     """Input-shaped array with g[o] at the offset idx[o] of each window o (summed where windows overlap)."""
     xp = namespace(g)
+    jit = _jit_2x2(grid, g)
+    if jit is not None and idx.dtype == xp.uint8:
+        lead = g.shape[: g.ndim - 2]
+        gx = xp.empty(lead + grid.size, g.dtype)
+        with _direct_conv.LOCK:
+            jit.max_unpool_2x2(
+                xp.ascontiguousarray(g).reshape(-1, *grid.out), xp.ascontiguousarray(idx).reshape(-1, *grid.out),
+                gx.reshape(-1, *grid.size),
+            )  # fmt: skip
+        return gx
     hit = xp.empty(idx.shape, bool)
     tmp = None if grid.disjoint else xp.empty(g.shape, g.dtype)
 
