@@ -100,6 +100,16 @@ def weight_grad(x, g, kh, kw, ph, pw, hp, wp, parts, gw):
                             part[oi, ci, ki, 2] += s2
                             part[oi, ci, ki, 3] += s3
                             part[oi, ci, ki, 4] += s4
+                        elif kw == 3:
+                            s0 = s1 = s2 = x.dtype.type(0)
+                            for p in range(span):
+                                gv = ga[p]
+                                s0 += gv * xs[p]
+                                s1 += gv * xs[p + 1]
+                                s2 += gv * xs[p + 2]
+                            part[oi, ci, ki, 0] += s0
+                            part[oi, ci, ki, 1] += s1
+                            part[oi, ci, ki, 2] += s2
                         else:
                             for kj in range(kw):
                                 acc = x.dtype.type(0)
