@@ -10,6 +10,7 @@ A PyTorch .pt/.pth file is a pickle, so it is refused; convert it once, in PyTor
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
 from collections.abc import Iterable
@@ -187,10 +188,8 @@ def extract_features(
                 x = x if isinstance(x, Tensor) else as_tensor(x)
                 if device is not None and x.device != device:
                     x = x.to(device)
-                try:
+                with contextlib.suppress(_Captured):  # the hook stops the forward once it has the features
                     model(x)
-                except _Captured:
-                    pass
                 if not captured:
                     raise ArgumentError(f"extract_features: expected the forward pass to run {name!r}, received a "
                                         "forward that never called it")  # fmt: skip
