@@ -21,6 +21,7 @@ CASES = [  # (N, C, H, W, O, kh, kw, padding)
 def _run(case, dtype, direct: bool, monkeypatch):
     n, c, h, w, o, kh, kw, padding = case
     monkeypatch.setattr(_direct_conv, "MAX_TAPS", 10**6 if direct else 0)
+    monkeypatch.setattr(_direct_conv, "MAX_TAPS_INPUT_GRAD", 10**6 if direct else 0)
     rng = np.random.default_rng(0)
     x = dg.tensor(rng.standard_normal((n, c, h, w)).astype(dtype), requires_grad=True)
     wt = dg.tensor(rng.standard_normal((o, c, kh, kw)).astype(dtype), requires_grad=True)
@@ -49,7 +50,7 @@ def test_lenet_convolutions_take_the_direct_kernels(monkeypatch):
     x = dg.randn(4, 6, 14, 14, requires_grad=True)
     conv = dg.nn.Conv2d(6, 16, 5)
     conv(x).sum().backward()
-    assert sorted(calls) == ["conv2d", "conv2d_weight_grad"]  # C3's input gradient (400 taps) stays on GEMMs
+    assert sorted(calls) == ["conv2d", "conv2d", "conv2d_input_grad", "conv2d_weight_grad"]  # input grad: conv2d
     calls.clear()
     dg.nn.Conv2d(64, 64, 3, padding=1)(dg.randn(2, 64, 8, 8)).sum()
     assert calls == []
@@ -61,3 +62,29 @@ def test_integer_or_mixed_arrays_are_not_usable():
     assert _direct_conv.usable(a[:, :, ::2], a)  # strided arrays are copied to C order
     assert not _direct_conv.usable(a.astype(np.int64), a)
     assert not _direct_conv.usable(a, a.astype(np.float64))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_after_the_kernels_takes_the_numpy_paths():
+    """GNU OpenMP cannot run in a child forked after the parent used it: the child computes the same result on
+    the NumPy paths instead of being terminated by numba."""
+    import os
+
+    x, w = dg.randn(2, 1, 8, 8), dg.randn(3, 1, 5, 5)
+    want = F.max_pool2d(F.conv2d(x, w, padding=2), 2).numpy()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report through the pipe, never return into pytest
+        code = 1
+        try:
+            got = F.max_pool2d(F.conv2d(x, w, padding=2), 2).numpy()
+            os.write(write, np.float64(np.abs(got - want).max()).tobytes())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    err = np.frombuffer(os.read(read, 8), np.float64)
+    os.close(read)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert err.size == 1 and err[0] < 1e-5

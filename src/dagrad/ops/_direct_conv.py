@@ -22,10 +22,15 @@ from typing import Any
 
 import numpy
 
+from dagrad import blas
+
 ENABLED = os.environ.get("DAGRAD_NUMBA", "1") != "0"
 # Up to this many multiply-adds per output position (C * kh * kw) the direct kernels beat im2col + GEMM here
 # (LeNet's C1 has 25, C3 150; ResNet-20's first stage 144); above it the GEMMs win.
 MAX_TAPS = 160
+# The input gradient's alternative is a GEMM big enough to wake OpenBLAS's workers (LeNet's C3: 43M multiply-adds),
+# which then spin beside the kernels; on the direct kernel a LeNet-5 step measured 9.x against 1x.x ms.
+MAX_TAPS_INPUT_GRAD = 400
 
 _kernels: Any = None  # (forward, weight_grad, threads) once compiled; False when numba is missing or disabled
 LOCK = threading.Lock()
@@ -40,20 +45,40 @@ def _compile() -> Any:
     return k.forward, k.weight_grad, k.threads
 
 
-def _prefer_workqueue() -> None:
-    """Run numba's parallel kernels on its own 'workqueue' threads unless NUMBA_THREADING_LAYER says otherwise.
+def _prefer_openmp() -> None:
+    """Run numba's parallel kernels on its OpenMP layer first (then TBB, then its own workqueue) unless
+    NUMBA_THREADING_LAYER or NUMBA_THREADING_LAYER_PRIORITY says otherwise.
 
-    Its default OpenMP layer binds to the libgomp that PyTorch may have loaded, whose workers spin between parallel
-    regions and starve OpenBLAS's threads (a LeNet step measured 2x slower beside PyTorch). Set before numba
-    starts its threads (numba reads the variable on import; an imported numba is told through its config). The
-    workqueue layer takes one caller at a time, so the kernels' calls are serialised by LOCK."""
-    if ENABLED and not os.environ.get("NUMBA_THREADING_LAYER"):
-        os.environ["NUMBA_THREADING_LAYER"] = "workqueue"
+    OpenMP's calling thread takes a share of each kernel and its workers poll briefly before sleeping, so a kernel
+    starts on every core at once; the workqueue layer wakes sleeping workers, and on this virtual machine the
+    second one started ~0.4 ms late, so 0.4 ms kernels ran as if single-threaded (LeNet-5 step 12-15 ms on
+    workqueue, 9-10 ms on OpenMP, with dagrad.blas keeping the small GEMMs off OpenBLAS's spinning workers).
+    GNU OpenMP is not fork-safe (numba terminates a forked child that enters a parallel region once the parent
+    has), so a child forked after the kernels ran takes the NumPy paths instead (`_after_fork`). Set before numba
+    reads its configuration (an imported numba is told through its config); LOCK serialises the kernels' calls."""
+    if ENABLED and not os.environ.get("NUMBA_THREADING_LAYER") and not os.environ.get(_PRIORITY):
+        os.environ[_PRIORITY] = "omp tbb workqueue"
         if "numba" in sys.modules:
-            sys.modules["numba"].config.THREADING_LAYER = "workqueue"
+            sys.modules["numba"].config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
 
-_prefer_workqueue()
+def _after_fork() -> None:
+    """In a forked child: drop the kernels if the parent ran them on GNU OpenMP, which cannot run after fork."""
+    global _kernels
+    if not _kernels:
+        return
+    try:
+        layer = sys.modules["numba"].threading_layer()
+    except ValueError:  # no parallel region has run: the child may start its own pool
+        return
+    if layer == "omp":
+        _kernels = False
+
+
+_PRIORITY = "NUMBA_THREADING_LAYER_PRIORITY"
+_prefer_openmp()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def kernels() -> Any:
@@ -62,6 +87,14 @@ def kernels() -> Any:
     if _kernels is None:
         _kernels = _compile() if ENABLED else False
     return _kernels
+
+
+def run(kernel: Any, *args: Any) -> None:
+    """Call a parallel numba kernel: one caller at a time (LOCK), and dagrad.blas told that numba's threads are
+    busy, so that the GEMMs around the kernels keep OpenBLAS's workers asleep."""
+    with LOCK:
+        kernel(*args)
+    blas.kernels_ran()
 
 
 def usable(*arrays: Any) -> bool:
@@ -86,8 +119,7 @@ def conv2d(x: numpy.ndarray, w: numpy.ndarray, b: numpy.ndarray | None, padding:
     y = numpy.empty((x.shape[0], o, hp - kh + 1, wp - kw + 1), x.dtype)
     b = numpy.zeros(o, x.dtype) if b is None else numpy.ascontiguousarray(b)
     x, w = numpy.ascontiguousarray(x), numpy.ascontiguousarray(w)
-    with LOCK:
-        forward(x, w, b, top, left, hp, wp, y)
+    run(forward, x, w, b, top, left, hp, wp, y)
     return y
 
 
@@ -110,6 +142,5 @@ def conv2d_weight_grad(x: numpy.ndarray, g: numpy.ndarray, kernel: tuple, paddin
     parts = numpy.empty((max(1, min(threads(), x.shape[0])), o, c, kh, kw), x.dtype)
     gw = numpy.zeros((o, c, kh, kw), x.dtype)
     x, g = numpy.ascontiguousarray(x), numpy.ascontiguousarray(g)
-    with LOCK:
-        weight_grad(x, g, kh, kw, top, left, hp, wp, parts, gw)
+    run(weight_grad, x, g, kh, kw, top, left, hp, wp, parts, gw)
     return gw

@@ -28,6 +28,7 @@ import itertools
 from math import prod
 from typing import Any
 
+from dagrad import blas
 from dagrad.autograd.function import Function, Sample
 from dagrad.autograd.tensor import Tensor
 from dagrad.backend import namespace
@@ -110,7 +111,7 @@ def _shift_conv(x, w, b, padding: tuple, dilation: tuple, groups: int):
     # GEMM rows ordered (o, i): the block of first-kernel-dim offset i is z[:, i], a (O, P + ext) array; the
     # blocks are summed with contiguous shifted adds, then the valid grid positions are copied out once.
     wm = w.reshape(groups, o // groups, cg, k[0], rows).transpose(0, 1, 3, 2, 4).reshape(groups, -1, cg * rows)
-    z = xp.matmul(wm, cols.reshape(groups, cg * rows, cols.shape[2])).reshape(o, k[0], cols.shape[2])
+    z = blas.matmul(wm, cols.reshape(groups, cg * rows, cols.shape[2])).reshape(o, k[0], cols.shape[2])
     out_size = tuple(sp - d * (kk - 1) for sp, kk, d in zip(spad, k, dilation))
     acc = z[:, 0, :p]
     for i in range(1, k[0]):
@@ -140,7 +141,7 @@ def _shift_weight_grad(x, g, k: tuple, padding: tuple, dilation: tuple, groups: 
     cm = cols.reshape(groups, cg * rows, cols.shape[2])
     gw = xp.empty((groups, o // groups, cg, k[0], rows), g.dtype)
     for i in range(k[0]):
-        part = xp.matmul(gm, cm[:, :, i * step : i * step + span].swapaxes(1, 2))
+        part = blas.matmul(gm, cm[:, :, i * step : i * step + span].swapaxes(1, 2))
         gw[:, :, :, i] = part.reshape(groups, o // groups, cg, rows)
     return gw.reshape(o, cg, *k)
 
@@ -190,12 +191,11 @@ def _im2col(x, k: tuple, stride: tuple, padding: tuple, dilation: tuple):
 
 def _gemm_conv(x, w, b, stride: tuple, padding: tuple, dilation: tuple, groups: int):
     """Convolution as w (G, O/G, C/G * prod(k)) @ columns (N, G, C/G * prod(k), L): lands in (N, O, *S_out)."""
-    xp = namespace(x)
     n = x.shape[0]
     o = w.shape[0]
     cols, out_size = _im2col(x, w.shape[2:], stride, padding, dilation)
     rows = w.shape[1] * prod(w.shape[2:])
-    y = xp.matmul(w.reshape(groups, o // groups, rows), cols.reshape(n, groups, rows, prod(out_size)))
+    y = blas.matmul(w.reshape(groups, o // groups, rows), cols.reshape(n, groups, rows, prod(out_size)))
     y = y.reshape(n, o, *out_size)
     if b is not None:
         y += b.reshape(o, *(1,) * len(out_size))
@@ -204,12 +204,11 @@ def _gemm_conv(x, w, b, stride: tuple, padding: tuple, dilation: tuple, groups: 
 
 def _gemm_weight_grad(x, g, k: tuple, stride: tuple, padding: tuple, dilation: tuple, groups: int):
     """Weight gradient as g (N, G, O/G, L) @ columns^T, one GEMM per sample summed over the batch."""
-    xp = namespace(x)
     n, o = g.shape[:2]
     cols, out_size = _im2col(x, k, stride, padding, dilation)
     rows, cols_n = x.shape[1] // groups * prod(k), prod(out_size)
     gm = g.reshape(n, groups, o // groups, cols_n)
-    gw = xp.matmul(gm, cols.reshape(n, groups, rows, cols_n).swapaxes(2, 3)).sum(axis=0)
+    gw = blas.matmul(gm, cols.reshape(n, groups, rows, cols_n).swapaxes(2, 3)).sum(axis=0)
     return gw.reshape(o, x.shape[1] // groups, *k)
 
 
@@ -253,9 +252,9 @@ def _grid_weight_grad(x, g, k: tuple, padding: tuple, dilation: tuple, groups: i
     rows, depth = c // groups * len(offsets), n * run
     cm = cols.reshape(groups, rows, depth)
     gm = _on_rows(g, spad).reshape(groups, o // groups, depth)
-    acc = xp.matmul(cm[:, :, :_GEMM_CHUNK], gm[:, :, :_GEMM_CHUNK].swapaxes(1, 2))
+    acc = blas.matmul(cm[:, :, :_GEMM_CHUNK], gm[:, :, :_GEMM_CHUNK].swapaxes(1, 2))
     for s in range(_GEMM_CHUNK, depth, _GEMM_CHUNK):
-        acc += xp.matmul(cm[:, :, s : s + _GEMM_CHUNK], gm[:, :, s : s + _GEMM_CHUNK].swapaxes(1, 2))
+        acc += blas.matmul(cm[:, :, s : s + _GEMM_CHUNK], gm[:, :, s : s + _GEMM_CHUNK].swapaxes(1, 2))
     return xp.ascontiguousarray(acc.swapaxes(1, 2)).reshape(o, c // groups, *k)
 
 
@@ -269,7 +268,7 @@ def _grid_col2im(g, w, size: tuple, padding: tuple, dilation: tuple, groups: int
     spad = tuple(s + lo + max(hi, 0) for s, (lo, hi) in zip(size, padding))
     run, length, offsets = _row_grid(spad, w.shape[2:], dilation, g.shape[2])
     wm = w.reshape(groups, o // groups, -1).swapaxes(1, 2)
-    cols = xp.matmul(wm, _on_rows(g, spad).reshape(groups, o // groups, n * run)).reshape(c, len(offsets), n, run)
+    cols = blas.matmul(wm, _on_rows(g, spad).reshape(groups, o // groups, n * run)).reshape(c, len(offsets), n, run)
     acc = xp.zeros((c, n, length), g.dtype)
     for j, off in enumerate(offsets):
         acc[:, :, off : off + run] += cols[:, j]
@@ -285,7 +284,7 @@ def _col2im_transpose(g, w, size: tuple, stride: tuple, padding: tuple, dilation
     n, o = g.shape[:2]
     cg, k, out_size = w.shape[1], w.shape[2:], g.shape[2:]
     wm = w.reshape(groups, o // groups, -1).swapaxes(1, 2)
-    cols = xp.matmul(wm, g.reshape(n, groups, o // groups, prod(out_size))).reshape(n, groups * cg, *k, *out_size)
+    cols = blas.matmul(wm, g.reshape(n, groups, o // groups, prod(out_size))).reshape(n, groups * cg, *k, *out_size)
     if _pointwise(k, stride, padding) and tuple(size) == out_size:
         return cols.reshape(n, groups * cg, *size)
     spad = tuple(s + lo + max(hi, 0) for s, (lo, hi) in zip(size, padding))
@@ -304,7 +303,7 @@ def _dense(size: tuple, k: tuple, padding: tuple, dilation: tuple, groups: int) 
 
 def _dense_conv(x, w, b):
     """x (N, C, *k) flattened @ w (O, C * prod(k))^T -> (N, O, 1, ...)."""
-    y = namespace(x).matmul(x.reshape(x.shape[0], -1), w.reshape(w.shape[0], -1).T)
+    y = blas.matmul(x.reshape(x.shape[0], -1), w.reshape(w.shape[0], -1).T)
     if b is not None:
         y += b
     return y.reshape(*y.shape, *(1,) * (w.ndim - 2))
@@ -312,7 +311,7 @@ def _dense_conv(x, w, b):
 
 def _dense_transpose(g, w, b):
     """g (N, O, 1, ...) flattened @ w (O, C * prod(k)) -> (N, C, *k)."""
-    gx = namespace(g).matmul(g.reshape(g.shape[0], -1), w.reshape(w.shape[0], -1)).reshape(g.shape[0], *w.shape[1:])
+    gx = blas.matmul(g.reshape(g.shape[0], -1), w.reshape(w.shape[0], -1)).reshape(g.shape[0], *w.shape[1:])
     if b is not None:
         gx += b.reshape(-1, *(1,) * (w.ndim - 2))
     return gx
@@ -321,16 +320,16 @@ def _dense_transpose(g, w, b):
 def _dense_weight_grad(x, g):
     """g (N, O)^T @ x (N, C * prod(k)) -> (O, C, *k)."""
     n, o = g.shape[:2]
-    return namespace(x).matmul(g.reshape(n, o).T, x.reshape(n, -1)).reshape(o, *x.shape[1:])
+    return blas.matmul(g.reshape(n, o).T, x.reshape(n, -1)).reshape(o, *x.shape[1:])
 
 
 # ---- dispatch on arrays: the kernel that moves less memory ------------------------------------------------------
-def _direct(a, w, stride: tuple, padding: tuple, dilation: tuple, groups: int, taps: int) -> bool:
-    """Whether the numba direct kernels take this 2-D stride-1 convolution: few multiply-adds per output (`taps`),
-    padding >= 0, C-contiguous NumPy float arrays and numba available."""
+def _direct(a, w, stride: tuple, padding: tuple, dilation: tuple, groups: int, taps: int, limit: int) -> bool:
+    """Whether the numba direct kernels take this 2-D stride-1 convolution: at most `limit` multiply-adds per
+    output (`taps`), padding >= 0, NumPy float arrays and numba available."""
     return (
         len(stride) == 2
-        and taps <= _direct_conv.MAX_TAPS
+        and taps <= limit
         and stride == (1, 1)
         and dilation == (1, 1)
         and groups == 1
@@ -344,7 +343,7 @@ def _conv(x, w, b, stride, padding, dilation, groups):
     c, o, k = x.shape[1], w.shape[0], w.shape[2:]
     if _dense(x.shape[2:], k, padding, dilation, groups):
         return _dense_conv(x, w, b)
-    if _direct(x, w, stride, padding, dilation, groups, c * prod(k)):
+    if _direct(x, w, stride, padding, dilation, groups, c * prod(k), _direct_conv.MAX_TAPS):
         return _direct_conv.conv2d(x, w, b, padding)
     spad = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], padding))
     out = _out_size(x.shape[2:], k, stride, padding, dilation)
@@ -361,7 +360,11 @@ def _conv_transpose(g, w, b, size, stride, padding, dilation, groups):
     c = w.shape[1] * groups
     full = tuple(m + kk - 1 - lo - hi for m, kk, (lo, hi) in zip(g.shape[2:], k, padding))
     inside = all(lo < kk and hi < kk for (lo, hi), kk in zip(padding, k))
-    if inside and full == tuple(size) and _direct(g, w, stride, padding, dilation, groups, o * prod(k)):
+    if (
+        inside
+        and full == tuple(size)
+        and _direct(g, w, stride, padding, dilation, groups, o * prod(k), _direct_conv.MAX_TAPS_INPUT_GRAD)
+    ):
         gx = _direct_conv.conv2d_input_grad(g, w, padding)
         return gx if b is None else gx + b.reshape(-1, 1, 1)
     spad = tuple(n + d * (kk - 1) for n, kk, d in zip(size, k, dilation))
@@ -385,7 +388,7 @@ def _weight_grad(x, g, k, stride, padding, dilation, groups):
     """Conv's weight gradient on arrays: x (N, C, *S), g (N, O, *S_out) -> (O, C/groups, *k)."""
     if _dense(x.shape[2:], k, padding, dilation, groups):
         return _dense_weight_grad(x, g)
-    if _direct(x, g, stride, padding, dilation, groups, x.shape[1] * prod(k)):
+    if _direct(x, g, stride, padding, dilation, groups, x.shape[1] * prod(k), _direct_conv.MAX_TAPS):
         return _direct_conv.conv2d_weight_grad(x, g, k, padding)
     if all(s == 1 for s in stride) and x.shape[1] // groups * prod(k[1:]) >= _SHIFT_MIN_ROWS:
         return _shift_weight_grad(x, g, k, padding, dilation, groups)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dagrad import blas
 from dagrad.autograd.function import Function, Sample
 from dagrad.autograd.grad_mode import state
 from dagrad.autograd.tensor import Tensor, _make
@@ -28,7 +29,7 @@ class Linear(Function):
     retain = (0, 1)
 
     def forward(self, x, weight, bias=None):
-        y = x.reshape(-1, x.shape[-1]) @ weight.T
+        y = blas.matmul(x.reshape(-1, x.shape[-1]), weight.T)
         if bias is not None:
             y += bias
         return y.reshape(x.shape[:-1] + weight.shape[:1])
@@ -46,9 +47,9 @@ class Linear(Function):
         gx = None
         if self.needs(0):  # written in x's shape, so the gradient is no view (the engine would copy it)
             gx = xp.empty(x.shape, g.dtype)
-            xp.matmul(g2, w.data, out=gx.reshape(g2.shape[0], -1))
+            blas.matmul(g2, w.data, out=gx.reshape(g2.shape[0], -1))
             gx = _make(gx)
-        gw = _make(g2.T @ x.data.reshape(-1, x.shape[-1])) if self.needs(1) else None
+        gw = _make(blas.matmul(g2.T, x.data.reshape(-1, x.shape[-1]))) if self.needs(1) else None
         gb = _make(xp.einsum("ij->j", g2)) if self.needs(2) else None  # BLAS gemv on ones is slow for tall g2
         return gx, gw, gb
 

@@ -321,10 +321,10 @@ def _max_pool(x: Any, grid: _Grid, need_index: bool) -> tuple[Any, Any]:
         xp = namespace(x)
         lead = x.shape[: x.ndim - 2]
         out, idx = xp.empty(lead + grid.out, x.dtype), xp.empty(lead + grid.out, xp.uint8)
-        with _direct_conv.LOCK:
-            jit.max_pool_2x2(
-                xp.ascontiguousarray(x).reshape(-1, *grid.size), out.reshape(-1, *grid.out), idx.reshape(-1, *grid.out)
-            )
+        _direct_conv.run(
+            jit.max_pool_2x2,
+            xp.ascontiguousarray(x).reshape(-1, *grid.size), out.reshape(-1, *grid.out), idx.reshape(-1, *grid.out),
+        )  # fmt: skip
         return out, idx if need_index else None
     views = grid.windows(x, _pad_value(x.dtype))
     return (_max4 if len(views) == 4 else _max_scan)(namespace(x), views, need_index)
@@ -337,11 +337,11 @@ def _scatter(g: Any, idx: Any, grid: _Grid) -> Any:
     if jit is not None and idx.dtype == xp.uint8:
         lead = g.shape[: g.ndim - 2]
         gx = xp.empty(lead + grid.size, g.dtype)
-        with _direct_conv.LOCK:
-            jit.max_unpool_2x2(
-                xp.ascontiguousarray(g).reshape(-1, *grid.out), xp.ascontiguousarray(idx).reshape(-1, *grid.out),
-                gx.reshape(-1, *grid.size),
-            )  # fmt: skip
+        _direct_conv.run(
+            jit.max_unpool_2x2,
+            xp.ascontiguousarray(g).reshape(-1, *grid.out), xp.ascontiguousarray(idx).reshape(-1, *grid.out),
+            gx.reshape(-1, *grid.size),
+        )  # fmt: skip
         return gx
     hit = xp.empty(idx.shape, bool)
     tmp = None if grid.disjoint else xp.empty(g.shape, g.dtype)

@@ -1,0 +1,69 @@
+"""dagrad.blas.matmul: NumPy's product, with small GEMMs kept on the calling thread."""
+
+import numpy as np
+import pytest
+
+from dagrad import blas
+
+
+@pytest.fixture
+def swaps(monkeypatch):
+    """Record every thread-count change matmul asks of OpenBLAS, starting from 2 threads."""
+    calls, current = [], [2]
+
+    def swap(n):
+        calls.append(n)
+        previous, current[0] = current[0], n
+        return previous
+
+    monkeypatch.setattr(blas, "_swap", swap)
+    monkeypatch.setattr(blas, "_kernels_at", -10.0)
+    return calls
+
+
+@pytest.mark.parametrize("shapes", [((5, 7), (7, 3)), ((4, 5, 7), (7, 3)), ((2, 1, 5, 7), (3, 7, 2)), ((7,), (7, 3))])
+def test_equals_numpy_matmul(shapes, swaps):
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(s).astype(np.float32) for s in shapes)
+    np.testing.assert_array_equal(blas.matmul(a, b), np.matmul(a, b))
+    out = np.empty(np.matmul(a, b).shape, np.float32)
+    assert blas.matmul(a, b, out=out) is out
+    np.testing.assert_array_equal(out, np.matmul(a, b))
+
+
+def test_small_products_run_on_one_thread_and_restore_the_count(swaps):
+    a, b = np.ones((128, 400), np.float32), np.ones((400, 120), np.float32)  # 6.1M multiply-adds
+    blas.matmul(a, b)
+    assert swaps == [1, 2]
+
+
+def test_large_products_keep_every_thread(swaps):
+    a, b = np.ones((128, 784), np.float32), np.ones((784, 512), np.float32)  # 51M multiply-adds
+    blas.matmul(a, b)
+    assert swaps == []
+
+
+def test_beside_numba_kernels_the_bar_rises(swaps):
+    a, b = np.ones((1024, 400), np.float32), np.ones((400, 120), np.float32)  # 49M: LeNet's C5 at batch 1024
+    blas.matmul(a, b)
+    assert swaps == []
+    blas.kernels_ran()
+    blas.matmul(a, b)
+    assert swaps == [1, 2]
+    blas.matmul(a, np.ones((400, 1000), np.float32))  # beyond SHARED_MACS: 1024 * 400 * 1000 = 410M
+    assert swaps == [1, 2]
+
+
+def test_the_count_is_restored_when_the_product_fails(swaps):
+    with pytest.raises(ValueError):
+        blas.matmul(np.ones((3, 4), np.float32), np.ones((5, 2), np.float32))
+    assert swaps == [1, 2]
+
+
+def test_finds_numpys_openblas_when_it_is_loaded():
+    info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    if "openblas" not in str(info.get("name", "")).lower():
+        pytest.skip("numpy is not built on OpenBLAS here")
+    assert blas._swap is not None
+    previous = blas._swap(1)
+    assert blas._swap(previous) == 1
