@@ -21,6 +21,66 @@ def pad_image(x, s, ph, pw, wp, out):
                 row[j] = src[j]
 
 
+@njit(inline="always", fastmath=True)
+def _rows4(acc, oi, xs, w, ci, ki, span):
+    """acc[oi:oi+4] += kernel row ki of w[oi:oi+4, ci] slid along xs (kw of 5 or 3 unrolled)."""
+    a0, a1, a2, a3 = acc[oi], acc[oi + 1], acc[oi + 2], acc[oi + 3]
+    v0, v1, v2, v3 = w[oi, ci, ki], w[oi + 1, ci, ki], w[oi + 2, ci, ki], w[oi + 3, ci, ki]
+    if w.shape[3] == 5:
+        w00, w01, w02, w03, w04 = v0[0], v0[1], v0[2], v0[3], v0[4]
+        w10, w11, w12, w13, w14 = v1[0], v1[1], v1[2], v1[3], v1[4]
+        w20, w21, w22, w23, w24 = v2[0], v2[1], v2[2], v2[3], v2[4]
+        w30, w31, w32, w33, w34 = v3[0], v3[1], v3[2], v3[3], v3[4]
+        for p in range(span):
+            x0, x1, x2, x3, x4 = xs[p], xs[p + 1], xs[p + 2], xs[p + 3], xs[p + 4]
+            a0[p] += w00 * x0 + w01 * x1 + w02 * x2 + w03 * x3 + w04 * x4
+            a1[p] += w10 * x0 + w11 * x1 + w12 * x2 + w13 * x3 + w14 * x4
+            a2[p] += w20 * x0 + w21 * x1 + w22 * x2 + w23 * x3 + w24 * x4
+            a3[p] += w30 * x0 + w31 * x1 + w32 * x2 + w33 * x3 + w34 * x4
+    else:
+        w00, w01, w02 = v0[0], v0[1], v0[2]
+        w10, w11, w12 = v1[0], v1[1], v1[2]
+        w20, w21, w22 = v2[0], v2[1], v2[2]
+        w30, w31, w32 = v3[0], v3[1], v3[2]
+        for p in range(span):
+            x0, x1, x2 = xs[p], xs[p + 1], xs[p + 2]
+            a0[p] += w00 * x0 + w01 * x1 + w02 * x2
+            a1[p] += w10 * x0 + w11 * x1 + w12 * x2
+            a2[p] += w20 * x0 + w21 * x1 + w22 * x2
+            a3[p] += w30 * x0 + w31 * x1 + w32 * x2
+
+
+@njit(inline="always", fastmath=True)
+def _rows2(acc, oi, xs, w, ci, ki, span):
+    """acc[oi:oi+2] += kernel row ki of w[oi:oi+2, ci] slid along xs (kw of 5 or 3 unrolled)."""
+    a0, a1 = acc[oi], acc[oi + 1]
+    v0, v1 = w[oi, ci, ki], w[oi + 1, ci, ki]
+    if w.shape[3] == 5:
+        w00, w01, w02, w03, w04 = v0[0], v0[1], v0[2], v0[3], v0[4]
+        w10, w11, w12, w13, w14 = v1[0], v1[1], v1[2], v1[3], v1[4]
+        for p in range(span):
+            x0, x1, x2, x3, x4 = xs[p], xs[p + 1], xs[p + 2], xs[p + 3], xs[p + 4]
+            a0[p] += w00 * x0 + w01 * x1 + w02 * x2 + w03 * x3 + w04 * x4
+            a1[p] += w10 * x0 + w11 * x1 + w12 * x2 + w13 * x3 + w14 * x4
+    else:
+        w00, w01, w02 = v0[0], v0[1], v0[2]
+        w10, w11, w12 = v1[0], v1[1], v1[2]
+        for p in range(span):
+            x0, x1, x2 = xs[p], xs[p + 1], xs[p + 2]
+            a0[p] += w00 * x0 + w01 * x1 + w02 * x2
+            a1[p] += w10 * x0 + w11 * x1 + w12 * x2
+
+
+@njit(inline="always", fastmath=True)
+def _rows1(acc, oi, xs, w, ci, ki, span):
+    """acc[oi] += kernel row ki of w[oi, ci] slid along xs, one tap per pass (any kw)."""
+    a = acc[oi]
+    for kj in range(w.shape[3]):
+        wv = w[oi, ci, ki, kj]
+        for p in range(span):
+            a[p] += wv * xs[p + kj]
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def forward(x, w, b, ph, pw, hp, wp, y):
     """y (N, O, H_out, W_out) = x (N, C, H, W) * w (O, C, kh, kw) + b (O,), x padded to (hp, wp) at (ph, pw)."""
@@ -28,6 +88,7 @@ def forward(x, w, b, ph, pw, hp, wp, y):
     o, kh, kw = w.shape[0], w.shape[2], w.shape[3]
     ho, wo = y.shape[2], y.shape[3]
     span = ho * wp
+    blocked = kw == 5 or kw == 3
     for s in prange(n):
         xp = numpy.zeros((c, hp * wp + kw), x.dtype)
         pad_image(x, s, ph, pw, wp, xp)
@@ -37,27 +98,17 @@ def forward(x, w, b, ph, pw, hp, wp, y):
         for ci in range(c):
             for ki in range(kh):
                 xs = xp[ci, ki * wp : ki * wp + span + kw]
-                for oi in range(o):
-                    a = acc[oi]
-                    if kw == 5:
-                        w0, w1, w2, w3, w4 = (
-                            w[oi, ci, ki, 0],
-                            w[oi, ci, ki, 1],
-                            w[oi, ci, ki, 2],
-                            w[oi, ci, ki, 3],
-                            w[oi, ci, ki, 4],
-                        )
-                        for p in range(span):
-                            a[p] += w0 * xs[p] + w1 * xs[p + 1] + w2 * xs[p + 2] + w3 * xs[p + 3] + w4 * xs[p + 4]
-                    elif kw == 3:
-                        w0, w1, w2 = w[oi, ci, ki, 0], w[oi, ci, ki, 1], w[oi, ci, ki, 2]
-                        for p in range(span):
-                            a[p] += w0 * xs[p] + w1 * xs[p + 1] + w2 * xs[p + 2]
-                    else:
-                        for kj in range(kw):
-                            wv = w[oi, ci, ki, kj]
-                            for p in range(span):
-                                a[p] += wv * xs[p + kj]
+                oi = 0
+                if blocked:
+                    while oi + 4 <= o:
+                        _rows4(acc, oi, xs, w, ci, ki, span)
+                        oi += 4
+                    while oi + 2 <= o:
+                        _rows2(acc, oi, xs, w, ci, ki, span)
+                        oi += 2
+                while oi < o:
+                    _rows1(acc, oi, xs, w, ci, ki, span)
+                    oi += 1
         for oi in range(o):
             for i in range(ho):
                 y[s, oi, i, :] = acc[oi, i * wp : i * wp + wo]
