@@ -13,7 +13,8 @@ from typing import Any
 
 from dagrad import backend
 from dagrad.autograd.function import Function, Sample
-from dagrad.autograd.tensor import Tensor
+from dagrad.autograd.grad_mode import state
+from dagrad.autograd.tensor import Tensor, _make
 from dagrad.backend import namespace
 from dagrad.errors import DtypeError, ShapeError
 from dagrad.ops._util import tsum
@@ -105,7 +106,9 @@ class ReLU(Function):
         return xp.maximum(x, out, out=out)
 
     def backward(self, g):
-        return Mul.apply(g, self.out > 0)
+        if state.grad and g.requires_grad:
+            return Mul.apply(g, self.out > 0)
+        return _make(g.data * (self.out > 0))
 
     def jvp(self, inputs, out, t):
         return Mul.apply(t[0], out.data > 0)
