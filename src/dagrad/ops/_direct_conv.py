@@ -2,7 +2,9 @@
 (LeNet's), whose GEMMs are too skinny to pay for the im2col copies they need.
 
 Each image is zero-padded onto a flat grid of row width W_pad, so every kernel tap (ki, kj) is a constant shift
-ki * W_pad + kj along it: the output grid (O, H_out * W_pad) is accumulated by contiguous passes of
+ki * W_pad + kj along it. The zeros between two rows serve as the right padding of one and the left padding of the
+next, so W_pad = W + max(left, right) (`_row_width`): the input gradient's full padding (LeNet's C3: 10 + 4 + 4)
+then computes no discarded column. The output grid (O, H_out * W_pad) is accumulated by contiguous passes of
 `out[p] += w0 * x[p] + w1 * x[p + 1] + ...`, one pass per (channel, kernel row) with the row's taps unrolled for
 3- and 5-wide kernels and four (else two) output channels per pass, so LLVM vectorises over p and each load of
 the input feeds 4 * kw multiply-adds (LeNet's C1/C3 forward 16-25% faster than one channel per pass), and the
@@ -110,14 +112,20 @@ def usable(*arrays: Any) -> bool:
     return kernels() is not False
 
 
+def _row_width(width: int, left: int, right: int, kw: int) -> int:
+    """The flat grid's row width for rows of `width` padded by left/right: room for the larger padding between
+    rows, and at least the output width."""
+    return max(width + max(left, right), width + left + right - kw + 1)
+
+
 def conv2d(x: numpy.ndarray, w: numpy.ndarray, b: numpy.ndarray | None, padding: tuple) -> numpy.ndarray:
     """Stride-1 convolution: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None, padding ((top, bottom), (left,
     right)) all >= 0 -> (N, O, H_out, W_out)."""
     forward = kernels()[0]
     (top, bottom), (left, right) = padding
-    hp, wp = x.shape[2] + top + bottom, x.shape[3] + left + right
     o, kh, kw = w.shape[0], w.shape[2], w.shape[3]
-    y = numpy.empty((x.shape[0], o, hp - kh + 1, wp - kw + 1), x.dtype)
+    hp, wp = x.shape[2] + top + bottom, _row_width(x.shape[3], left, right, kw)
+    y = numpy.empty((x.shape[0], o, hp - kh + 1, x.shape[3] + left + right - kw + 1), x.dtype)
     b = numpy.zeros(o, x.dtype) if b is None else numpy.ascontiguousarray(b)
     x, w = numpy.ascontiguousarray(x), numpy.ascontiguousarray(w)
     run(forward, x, w, b, top, left, hp, wp, y)
@@ -137,8 +145,8 @@ def conv2d_weight_grad(x: numpy.ndarray, g: numpy.ndarray, kernel: tuple, paddin
     """The weight gradient of conv2d: x (N, C, H, W), g (N, O, H_out, W_out) -> (O, C, kh, kw)."""
     _, weight_grad, threads = kernels()
     (top, bottom), (left, right) = padding
-    hp, wp = x.shape[2] + top + bottom, x.shape[3] + left + right
     kh, kw = kernel
+    hp, wp = x.shape[2] + top + bottom, _row_width(x.shape[3], left, right, kw)
     o, c = g.shape[1], x.shape[1]
     parts = numpy.empty((max(1, min(threads(), x.shape[0])), o, c, kh, kw), x.dtype)
     gw = numpy.zeros((o, c, kh, kw), x.dtype)
