@@ -114,6 +114,65 @@ def forward(x, w, b, ph, pw, hp, wp, y):
                 y[s, oi, i, :] = acc[oi, i * wp : i * wp + wo]
 
 
+@njit(inline="always", fastmath=True)
+def _pair_dots5(ga, gb, xp, part, oi, c, kh, wp, span):
+    """part[oi:oi+2] += the 5-wide dot products of output-gradient rows ga, gb with every shifted input row: each
+    load of the input feeds two channels' sums (LeNet's C1/C3 weight gradients 22-33% faster than one channel)."""
+    for ci in range(c):
+        for ki in range(kh):
+            xs = xp[ci, ki * wp : ki * wp + span + 5]
+            s0 = s1 = s2 = s3 = s4 = t0 = t1 = t2 = t3 = t4 = xp.dtype.type(0)
+            for p in range(span):
+                x0, x1, x2, x3, x4 = xs[p], xs[p + 1], xs[p + 2], xs[p + 3], xs[p + 4]
+                gv, hv = ga[p], gb[p]
+                s0 += gv * x0
+                s1 += gv * x1
+                s2 += gv * x2
+                s3 += gv * x3
+                s4 += gv * x4
+                t0 += hv * x0
+                t1 += hv * x1
+                t2 += hv * x2
+                t3 += hv * x3
+                t4 += hv * x4
+            r, q = part[oi, ci, ki], part[oi + 1, ci, ki]
+            r[0] += s0
+            r[1] += s1
+            r[2] += s2
+            r[3] += s3
+            r[4] += s4
+            q[0] += t0
+            q[1] += t1
+            q[2] += t2
+            q[3] += t3
+            q[4] += t4
+
+
+@njit(inline="always", fastmath=True)
+def _pair_dots3(ga, gb, xp, part, oi, c, kh, wp, span):
+    """part[oi:oi+2] += the 3-wide dot products of output-gradient rows ga, gb with every shifted input row."""
+    for ci in range(c):
+        for ki in range(kh):
+            xs = xp[ci, ki * wp : ki * wp + span + 3]
+            s0 = s1 = s2 = t0 = t1 = t2 = xp.dtype.type(0)
+            for p in range(span):
+                x0, x1, x2 = xs[p], xs[p + 1], xs[p + 2]
+                gv, hv = ga[p], gb[p]
+                s0 += gv * x0
+                s1 += gv * x1
+                s2 += gv * x2
+                t0 += hv * x0
+                t1 += hv * x1
+                t2 += hv * x2
+            r, q = part[oi, ci, ki], part[oi + 1, ci, ki]
+            r[0] += s0
+            r[1] += s1
+            r[2] += s2
+            q[0] += t0
+            q[1] += t1
+            q[2] += t2
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def weight_grad(x, g, kh, kw, ph, pw, hp, wp, parts, gw):
     """gw (O, C, kh, kw) = sum over images and positions of g (N, O, H_out, W_out) times the shifted padded x;
@@ -132,7 +191,14 @@ def weight_grad(x, g, kh, kw, ph, pw, hp, wp, parts, gw):
             for oi in range(o):
                 for i in range(ho):
                     gg[oi, i * wp : i * wp + wo] = g[s, oi, i, :]
-            for oi in range(o):
+            oi = 0
+            while kw == 5 and oi + 2 <= o:
+                _pair_dots5(gg[oi], gg[oi + 1], xp, part, oi, c, kh, wp, span)
+                oi += 2
+            while kw == 3 and oi + 2 <= o:
+                _pair_dots3(gg[oi], gg[oi + 1], xp, part, oi, c, kh, wp, span)
+                oi += 2
+            while oi < o:
                 ga = gg[oi]
                 for ci in range(c):
                     for ki in range(kh):
@@ -167,5 +233,6 @@ def weight_grad(x, g, kh, kw, ph, pw, hp, wp, parts, gw):
                                 for p in range(span):
                                     acc += ga[p] * xs[p + kj]
                                 part[oi, ci, ki, kj] += acc
+                oi += 1
     for t in range(t_count):
         gw += parts[t]
