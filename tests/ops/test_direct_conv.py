@@ -21,7 +21,6 @@ CASES = [  # (N, C, H, W, O, kh, kw, padding)
 def _run(case, dtype, direct: bool, monkeypatch):
     n, c, h, w, o, kh, kw, padding = case
     monkeypatch.setattr(_direct_conv, "MAX_TAPS", 10**6 if direct else 0)
-    monkeypatch.setattr(_direct_conv, "MAX_TAPS_INPUT_GRAD", 10**6 if direct else 0)
     rng = np.random.default_rng(0)
     x = dg.tensor(rng.standard_normal((n, c, h, w)).astype(dtype), requires_grad=True)
     wt = dg.tensor(rng.standard_normal((o, c, kh, kw)).astype(dtype), requires_grad=True)
@@ -52,7 +51,11 @@ def test_lenet_convolutions_take_the_direct_kernels(monkeypatch):
     conv(x).sum().backward()
     assert sorted(calls) == ["conv2d", "conv2d", "conv2d_input_grad", "conv2d_weight_grad"]  # input grad: conv2d
     calls.clear()
-    dg.nn.Conv2d(64, 64, 3, padding=1)(dg.randn(2, 64, 8, 8)).sum()
+    dg.nn.Conv2d(128, 128, 3, padding=1)(dg.randn(2, 128, 8, 8)).sum()  # 1152 taps: still direct
+    assert calls == ["conv2d"]
+    calls.clear()
+    dg.nn.Conv2d(256, 8, 3, padding=1)(dg.randn(2, 256, 4, 4)).sum()  # 2304 taps: im2col + GEMM
+    dg.nn.Conv2d(8, 8, 3, stride=2, padding=1)(dg.randn(2, 8, 8, 8)).sum()  # strided: GEMM
     assert calls == []
 
 

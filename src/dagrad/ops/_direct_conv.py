@@ -28,12 +28,11 @@ import numpy
 from dagrad import blas
 
 ENABLED = os.environ.get("DAGRAD_NUMBA", "1") != "0"
-# Up to this many multiply-adds per output position (C * kh * kw) the direct kernels beat im2col + GEMM here
-# (LeNet's C1 has 25, C3 150; ResNet-20's first stage 144); above it the GEMMs win.
-MAX_TAPS = 160
-# The input gradient's alternative is a GEMM big enough to wake OpenBLAS's workers (LeNet's C3: 43M multiply-adds),
-# which then spin beside the kernels; on the direct kernel a LeNet-5 step measured 9.x against 1x.x ms.
-MAX_TAPS_INPUT_GRAD = 400
+# Up to this many multiply-adds per output position (C * kh * kw; for the input gradient O * kh * kw) the direct
+# kernels take a stride-1 convolution. Measured against im2col + GEMM (2 threads, in full training steps): LeNet-5
+# (25-400 taps) 12-13 -> 6-7 ms, ResNet-20 (144-576) 1.98x PyTorch against 2.83x, the VGG stack (27-1152) 1.42x
+# against 2.06x. The GEMMs also wake OpenBLAS's workers, which then spin beside the kernels (dagrad.blas).
+MAX_TAPS = 1200
 
 _kernels: Any = None  # (forward, weight_grad, threads) once compiled; False when numba is missing or disabled
 LOCK = threading.Lock()
