@@ -81,6 +81,76 @@ def _rows1(acc, oi, xs, w, ci, ki, span):
             a[p] += wv * xs[p + kj]
 
 
+@njit(inline="always", fastmath=True)
+def _win4_k3(acc, oi, xp, w, ci, wp, span):
+    """acc[oi:oi+4] += the whole 3x3 kernel w[oi:oi+4, ci] slid along the padded plane xp[ci] in one pass."""
+    a0, a1, a2, a3 = acc[oi], acc[oi + 1], acc[oi + 2], acc[oi + 3]
+    r0 = xp[ci, 0 : span + 2]
+    r1 = xp[ci, wp : wp + span + 2]
+    r2 = xp[ci, 2 * wp : 2 * wp + span + 2]
+    u, v, q, z = w[oi, ci], w[oi + 1, ci], w[oi + 2, ci], w[oi + 3, ci]
+    u00, u01, u02, u10, u11, u12, u20, u21, u22 = (
+        u[0, 0],
+        u[0, 1],
+        u[0, 2],
+        u[1, 0],
+        u[1, 1],
+        u[1, 2],
+        u[2, 0],
+        u[2, 1],
+        u[2, 2],
+    )
+    v00, v01, v02, v10, v11, v12, v20, v21, v22 = (
+        v[0, 0],
+        v[0, 1],
+        v[0, 2],
+        v[1, 0],
+        v[1, 1],
+        v[1, 2],
+        v[2, 0],
+        v[2, 1],
+        v[2, 2],
+    )
+    q00, q01, q02, q10, q11, q12, q20, q21, q22 = (
+        q[0, 0],
+        q[0, 1],
+        q[0, 2],
+        q[1, 0],
+        q[1, 1],
+        q[1, 2],
+        q[2, 0],
+        q[2, 1],
+        q[2, 2],
+    )
+    z00, z01, z02, z10, z11, z12, z20, z21, z22 = (
+        z[0, 0],
+        z[0, 1],
+        z[0, 2],
+        z[1, 0],
+        z[1, 1],
+        z[1, 2],
+        z[2, 0],
+        z[2, 1],
+        z[2, 2],
+    )
+    for p in range(span):
+        x00, x01, x02 = r0[p], r0[p + 1], r0[p + 2]
+        x10, x11, x12 = r1[p], r1[p + 1], r1[p + 2]
+        x20, x21, x22 = r2[p], r2[p + 1], r2[p + 2]
+        a0[p] += (
+            u00 * x00 + u01 * x01 + u02 * x02 + u10 * x10 + u11 * x11 + u12 * x12 + u20 * x20 + u21 * x21 + u22 * x22
+        )
+        a1[p] += (
+            v00 * x00 + v01 * x01 + v02 * x02 + v10 * x10 + v11 * x11 + v12 * x12 + v20 * x20 + v21 * x21 + v22 * x22
+        )
+        a2[p] += (
+            q00 * x00 + q01 * x01 + q02 * x02 + q10 * x10 + q11 * x11 + q12 * x12 + q20 * x20 + q21 * x21 + q22 * x22
+        )
+        a3[p] += (
+            z00 * x00 + z01 * x01 + z02 * x02 + z10 * x10 + z11 * x11 + z12 * x12 + z20 * x20 + z21 * x21 + z22 * x22
+        )
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def forward(x, w, b, ph, pw, hp, wp, y):
     """y (N, O, H_out, W_out) = x (N, C, H, W) * w (O, C, kh, kw) + b (O,), x padded to (hp, wp) at (ph, pw)."""
@@ -96,9 +166,16 @@ def forward(x, w, b, ph, pw, hp, wp, y):
         for oi in range(o):
             acc[oi, :] = b[oi]
         for ci in range(c):
+            if kh == 3 and kw == 3:  # whole 3x3 windows, four channels per pass; the rest row by row
+                oi = 0
+                while oi + 4 <= o:
+                    _win4_k3(acc, oi, xp, w, ci, wp, span)
+                    oi += 4
+                if oi == o:
+                    continue
             for ki in range(kh):
                 xs = xp[ci, ki * wp : ki * wp + span + kw]
-                oi = 0
+                oi = o - o % 4 if kh == 3 and kw == 3 else 0
                 if blocked:
                     while oi + 4 <= o:
                         _rows4(acc, oi, xs, w, ci, ki, span)
