@@ -30,9 +30,10 @@ from dagrad import blas
 ENABLED = os.environ.get("DAGRAD_NUMBA", "1") != "0"
 # Up to this many multiply-adds per output position (C * kh * kw; for the input gradient O * kh * kw) the direct
 # kernels take a stride-1 convolution. Measured against im2col + GEMM (2 threads, in full training steps): LeNet-5
-# (25-400 taps) 12-13 -> 6-7 ms, ResNet-20 (144-576) 1.98x PyTorch against 2.83x, the VGG stack (27-1152) 1.42x
-# against 2.06x. The GEMMs also wake OpenBLAS's workers, which then spin beside the kernels (dagrad.blas).
-MAX_TAPS = 1200
+# (25-400 taps) 12-13 -> 6-7 ms, ResNet-20 (144-576) 1.9x PyTorch against 2.8x, the VGG stack (27-1152) 1.4x
+# against 2.1x, 64->64 5x5 (1600) 185 against 277 ms; at 2304 and 4608 (256 and 512 channels, 3x3) the GEMMs won
+# by 4-17%. The GEMMs also wake OpenBLAS's workers, which then spin beside the kernels (dagrad.blas).
+MAX_TAPS = 1600
 
 _kernels: Any = None  # (forward, weight_grad, threads) once compiled; False when numba is missing or disabled
 LOCK = threading.Lock()
