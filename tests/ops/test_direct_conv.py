@@ -15,6 +15,8 @@ CASES = [  # (N, C, H, W, O, kh, kw, padding)
     (2, 4, 8, 7, 5, 3, 3, 1),
     (2, 3, 7, 6, 2, 4, 2, "same"),
     (1, 2, 6, 6, 3, 2, 6, (1, 3)),
+    (7, 3, 5, 4, 4, 3, 3, 1),  # small planes: images stacked four to a grid, the last stack partial
+    (9, 2, 6, 5, 3, 4, 2, "same"),  # stacked with unequal top and bottom padding
 ]
 
 

@@ -152,16 +152,25 @@ def _win4_k3(acc, oi, xp, w, ci, wp, span):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def forward(x, w, b, ph, pw, hp, wp, y):
-    """y (N, O, H_out, W_out) = x (N, C, H, W) * w (O, C, kh, kw) + b (O,), x padded to (hp, wp) at (ph, pw)."""
-    n, c = x.shape[0], x.shape[1]
+def forward(x, w, b, ph, pw, hp, wp, y, group):
+    """y (N, O, H_out, W_out) = x (N, C, H, W) * w (O, C, kh, kw) + b (O,), x padded to (hp, wp) at (ph, pw).
+
+    `group` images are stacked on one grid, `step` rows apart (the zeros between them serve as the bottom padding
+    of one and the top padding of the next), so that small planes still make long passes; the rows between them
+    are computed and dropped."""
+    n, c, h = x.shape[0], x.shape[1], x.shape[2]
     o, kh, kw = w.shape[0], w.shape[2], w.shape[3]
     ho, wo = y.shape[2], y.shape[3]
-    span = ho * wp
+    step = h + max(ph, hp - h - ph)
+    rows = (group - 1) * step + hp
+    span = (rows - kh + 1) * wp
     blocked = kw == 5 or kw == 3
-    for s in prange(n):
-        xp = numpy.zeros((c, hp * wp + kw), x.dtype)
-        pad_image(x, s, ph, pw, wp, xp)
+    for t in prange((n + group - 1) // group):
+        first = t * group
+        count = min(group, n - first)
+        xp = numpy.zeros((c, rows * wp + kw), x.dtype)
+        for gi in range(count):
+            pad_image(x, first + gi, ph + gi * step, pw, wp, xp)
         acc = numpy.empty((o, span), x.dtype)
         for oi in range(o):
             acc[oi, :] = b[oi]
@@ -186,9 +195,11 @@ def forward(x, w, b, ph, pw, hp, wp, y):
                 while oi < o:
                     _rows1(acc, oi, xs, w, ci, ki, span)
                     oi += 1
-        for oi in range(o):
-            for i in range(ho):
-                y[s, oi, i, :] = acc[oi, i * wp : i * wp + wo]
+        for gi in range(count):
+            for oi in range(o):
+                for i in range(ho):
+                    r = (gi * step + i) * wp
+                    y[first + gi, oi, i, :] = acc[oi, r : r + wo]
 
 
 @njit(inline="always", fastmath=True)
@@ -251,23 +262,29 @@ def _pair_dots3(ga, gb, xp, part, oi, c, kh, wp, span):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def weight_grad(x, g, kh, kw, ph, pw, hp, wp, parts, gw):
+def weight_grad(x, g, kh, kw, ph, pw, hp, wp, parts, gw, group):
     """gw (O, C, kh, kw) = sum over images and positions of g (N, O, H_out, W_out) times the shifted padded x;
-    `parts` (T, O, C, kh, kw) holds one partial sum per slice of the batch."""
-    n, c = x.shape[0], x.shape[1]
+    `parts` (T, O, C, kh, kw) holds one partial sum per slice of the batch; images stacked `group` at a time as in
+    forward (the output gradient's rows between them are zero, so they add nothing)."""
+    n, c, h = x.shape[0], x.shape[1], x.shape[2]
     o, ho, wo = g.shape[1], g.shape[2], g.shape[3]
-    span = ho * wp
+    step = h + max(ph, hp - h - ph)
+    rows = (group - 1) * step + hp
+    span = (rows - kh + 1) * wp
     t_count = parts.shape[0]
     for t in prange(t_count):
         part = parts[t]
         part[...] = 0
-        xp = numpy.zeros((c, hp * wp + kw), x.dtype)
-        gg = numpy.zeros((o, span), x.dtype)
-        for s in range(t * n // t_count, (t + 1) * n // t_count):
-            pad_image(x, s, ph, pw, wp, xp)
-            for oi in range(o):
-                for i in range(ho):
-                    gg[oi, i * wp : i * wp + wo] = g[s, oi, i, :]
+        last = (t + 1) * n // t_count
+        for first in range(t * n // t_count, last, group):
+            xp = numpy.zeros((c, rows * wp + kw), x.dtype)
+            gg = numpy.zeros((o, span), x.dtype)
+            for gi in range(min(group, last - first)):
+                pad_image(x, first + gi, ph + gi * step, pw, wp, xp)
+                for oi in range(o):
+                    for i in range(ho):
+                        r = (gi * step + i) * wp
+                        gg[oi, r : r + wo] = g[first + gi, oi, i, :]
             oi = 0
             while kw == 5 and oi + 2 <= o:
                 _pair_dots5(gg[oi], gg[oi + 1], xp, part, oi, c, kh, wp, span)
