@@ -42,7 +42,7 @@ def _openblas() -> Callable[[int], int] | None:
             paths = {line.split()[-1] for line in f if "openblas" in line.rsplit("/", 1)[-1]}
     except OSError:
         return None
-    for path in sorted(paths):
+    for path in sorted(paths, key=lambda p: ("numpy" not in p, p)):  # numpy's own first (SciPy may bring one)
         try:
             lib = ctypes.CDLL(path)
         except OSError:
