@@ -1,5 +1,6 @@
-"""Direct 2-D convolution kernels compiled with numba, parallel over the batch: for convolutions with few channels
-(LeNet's), whose GEMMs are too skinny to pay for the im2col copies they need.
+"""Direct 2-D convolution kernels compiled with numba, parallel over the batch, for stride-1 convolutions with up to
+MAX_TAPS multiply-adds per output (LeNet's, ResNet-20's, a VGG stack's up to 128 channels): they read each image
+in place where im2col + GEMM first copies it kh * kw times.
 
 Each image is zero-padded onto a flat grid of row width W_pad, so every kernel tap (ki, kj) is a constant shift
 ki * W_pad + kj along it. The zeros between two rows serve as the right padding of one and the left padding of the
@@ -117,8 +118,8 @@ def usable(*arrays: Any) -> bool:
 
 
 def _group(n: int, plane: int) -> int:
-    """How many images the kernels stack on one grid: enough for passes of about SPAN multiply-adds, while leaving
-    one stack per thread."""
+    """How many images the kernels stack on one grid of `plane` output positions each: enough for passes of about
+    SPAN positions, while leaving one stack per thread."""
     return max(1, min(-(-SPAN // plane), -(-n // max(1, kernels()[2]()))))
 
 
