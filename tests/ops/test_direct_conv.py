@@ -8,6 +8,8 @@ import dagrad.nn.functional as F
 from dagrad.ops import _direct_conv
 
 pytest.importorskip("numba")
+if not _direct_conv.ENABLED:
+    pytest.skip("DAGRAD_NUMBA=0 turns the kernels off", allow_module_level=True)
 
 CASES = [  # (N, C, H, W, O, kh, kw, padding)
     (3, 1, 12, 10, 6, 5, 5, 2),

@@ -5,9 +5,11 @@ import pytest
 
 import dagrad as dg
 import dagrad.nn.functional as F
-from dagrad.ops import pool
+from dagrad.ops import _direct_conv, pool
 
 pytest.importorskip("numba")
+if not _direct_conv.ENABLED:
+    pytest.skip("DAGRAD_NUMBA=0 turns the kernels off", allow_module_level=True)
 
 
 def _run(x: np.ndarray, jit: bool, monkeypatch):
