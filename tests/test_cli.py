@@ -65,7 +65,7 @@ def test_evaluate_reproduces_the_test_accuracy(run, capsys):
 def test_info_prints_versions_backend_blas_and_threads(capsys):
     assert main(["info"]) == 0
     printed = capsys.readouterr().out
-    for key in ("dagrad:", "python:", "numpy:", "backend:", "blas:", "threads:", "packages:"):
+    for key in ("dagrad:", "python:", "numpy:", "backend:", "blas:", "threads:", "kernels:", "packages:"):
         assert re.search(rf"^{key}\s+\S", printed, re.M), key
 
 

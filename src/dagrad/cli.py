@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import sys
@@ -28,7 +29,7 @@ from typing import Any
 import numpy
 
 import dagrad
-from dagrad import backend
+from dagrad import backend, blas
 from dagrad.bench import runner as bench
 from dagrad.data import DataLoader, TensorDataset
 from dagrad.data.datasets import MNIST, EmbeddedFashionMNIST, FashionMNIST
@@ -36,6 +37,7 @@ from dagrad.errors import DagradError
 from dagrad.io import load_checkpoint, save_checkpoint
 from dagrad.models import MLP, LeNet5
 from dagrad.nn.loss import CrossEntropyLoss
+from dagrad.ops import _direct_conv
 from dagrad.train import CSVLogger, Trainer
 
 __all__ = ["main"]
@@ -197,6 +199,21 @@ def _blas() -> str:
         return "unknown (pip install threadpoolctl to find out)"
 
 
+def _kernels() -> str:
+    """Which convolution and pooling kernels run, and whether small GEMMs stay on one OpenBLAS thread."""
+    if importlib.util.find_spec("numba") is None:
+        where = "NumPy paths (pip install dagrad[fast] for the numba kernels)"
+    elif not _direct_conv.ENABLED:
+        where = "NumPy paths (DAGRAD_NUMBA=0)"
+    else:
+        layer = os.environ.get("NUMBA_THREADING_LAYER")
+        order = os.environ.get("NUMBA_THREADING_LAYER_PRIORITY", "numba's default order")
+        threading = f"threading layer {layer}" if layer else f"threading layers tried: {order}"
+        where = f"numba direct convolutions and 2x2 max-pooling ({threading})"
+    gemms = "small GEMMs on one OpenBLAS thread" if blas._swap is not None else "GEMMs as the BLAS decides"
+    return f"{where}; {gemms}"
+
+
 def info() -> dict[str, str]:
     """What `dagrad info` prints: versions, array backend, BLAS, threads, optional packages."""
     cupy = backend.cupy
@@ -218,6 +235,7 @@ def info() -> dict[str, str]:
         "default dtype": str(backend.get_default_dtype()),
         "blas": _blas(),
         "threads": f"{os.cpu_count()} CPUs, {affinity} usable" + (f"; {', '.join(env)}" if env else ""),
+        "kernels": _kernels(),
         "packages": ", ".join(f"{p} {_version(p) or '-'}" for p in optional),
     }
 
