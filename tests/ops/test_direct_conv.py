@@ -15,10 +15,10 @@ CASES = [  # (N, C, H, W, O, kh, kw, padding)
     (3, 1, 12, 10, 6, 5, 5, 2),
     (2, 6, 9, 9, 16, 5, 5, 0),
     (2, 4, 8, 7, 5, 3, 3, 1),
-    (2, 3, 7, 6, 2, 4, 2, "same"),
-    (1, 2, 6, 6, 3, 2, 6, (1, 3)),
+    (2, 3, 7, 6, 2, 4, 3, "same"),  # even kernel height: unequal top and bottom padding
+    (1, 2, 6, 6, 3, 2, 5, (1, 3)),
     (7, 3, 5, 4, 4, 3, 3, 1),  # small planes: images stacked four to a grid, the last stack partial
-    (9, 2, 6, 5, 3, 4, 2, "same"),  # stacked with unequal top and bottom padding
+    (9, 2, 6, 5, 3, 4, 3, "same"),  # stacked with unequal top and bottom padding
 ]
 
 
@@ -59,8 +59,31 @@ def test_lenet_convolutions_take_the_direct_kernels(monkeypatch):
     assert calls == ["conv2d"]
     calls.clear()
     dg.nn.Conv2d(256, 8, 3, padding=1)(dg.randn(2, 256, 4, 4)).sum()  # 2304 taps: im2col + GEMM
+    dg.nn.Conv2d(16, 8, 1)(dg.randn(2, 16, 4, 4)).sum()  # 1x1 and 7x7: GEMMs win
+    dg.nn.Conv2d(3, 8, 7, padding=3)(dg.randn(2, 3, 9, 9)).sum()
     dg.nn.Conv2d(8, 8, 3, stride=2, padding=1)(dg.randn(2, 8, 8, 8)).sum()  # strided: GEMM
     assert calls == []
+
+
+WIDE = [(2, 2, ((1, 0), (0, 1))), (1, 7, ((0, 0), (3, 3))), (4, 1, ((2, 1), (0, 0)))]
+
+
+@pytest.mark.parametrize("kh, kw, padding", WIDE)
+def test_the_kernels_stay_exact_for_widths_they_do_not_unroll(kh, kw, padding):
+    """Other widths are not dispatched to the kernels, but the kernels' general path computes them exactly."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 3, 6, 7))
+    w = rng.standard_normal((4, 3, kh, kw))
+    (top, bottom), (left, right) = padding
+    want = F.conv2d(F.pad(dg.tensor(x), (left, right, top, bottom)), dg.tensor(w)).numpy()
+    y = _direct_conv.conv2d(x, w, None, padding)
+    np.testing.assert_allclose(y, want, rtol=1e-10, atol=1e-10)
+    g = rng.standard_normal(y.shape)
+    xt = dg.tensor(x, requires_grad=True)
+    wt = dg.tensor(w, requires_grad=True)
+    F.conv2d(F.pad(xt, (left, right, top, bottom)), wt).backward(dg.tensor(g))
+    np.testing.assert_allclose(_direct_conv.conv2d_weight_grad(x, g, (kh, kw), padding), wt.grad.numpy(), rtol=1e-9)
+    np.testing.assert_allclose(_direct_conv.conv2d_input_grad(g, w, padding), xt.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_integer_or_mixed_arrays_are_not_usable():

@@ -35,6 +35,9 @@ ENABLED = os.environ.get("DAGRAD_NUMBA", "1") != "0"
 # against 2.1x, 64->64 5x5 (1600) 185 against 277 ms; at 2304 and 4608 (256 and 512 channels, 3x3) the GEMMs won
 # by 4-17%. The GEMMs also wake OpenBLAS's workers, which then spin beside the kernels (dagrad.blas).
 MAX_TAPS = 1600
+# Kernel widths the kernels unroll and block; other widths take the NumPy paths (8 images of 256 -> 64 channels at
+# 56x56, 1x1: 53 ms direct against 29 ms as a GEMM; 3 -> 64 channels 7x7 at 112x112: 148 against 69 ms).
+WIDTHS = (3, 5)
 # Output positions per pass the kernels aim for by stacking images (`_group`): passes over LeNet's 10x14 C3 grid or
 # ResNet-20's 8x9 third stage are too short to vectorise well; stacked to ~640 the C3 forward and weight gradient
 # ran 16-17% faster, its input gradient 18%, ResNet-20's 64-channel forward 40% and weight gradient 29%.
