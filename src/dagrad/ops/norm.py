@@ -31,6 +31,7 @@ from dagrad.autograd.grad_mode import state
 from dagrad.autograd.tensor import Tensor, _make
 from dagrad.backend import namespace
 from dagrad.errors import ArgumentError, DtypeError, ShapeError
+from dagrad.ops import _direct_conv
 from dagrad.ops._util import tsum
 from dagrad.ops.sampling import arr, pos
 
@@ -167,6 +168,27 @@ class _Norm(Function):
 
 
 # ---- batch_norm ----------------------------------------------------------------------------------------------
+_bn_jit: Any = None  # dagrad.ops._norm_kernels once imported; False where numba is missing or disabled
+
+
+def _jit(x: Any, s: int) -> Any:
+    """The numba batch-norm kernels when they can take x (N, C, S): a NumPy float array with planes of at least
+    MIN_PLANE positions (measured 3-5x faster than PyTorch's CPU batch norm, forward + backward, on ResNet-20's
+    layers); else None."""
+    global _bn_jit
+    if _bn_jit is None:
+        _bn_jit = False
+        if _direct_conv.kernels() is not False:
+            from dagrad.ops import _norm_kernels
+
+            _bn_jit = _norm_kernels
+    return _bn_jit if _bn_jit is not False and s >= _bn_jit.MIN_PLANE and _direct_conv.usable(x) else None
+
+
+def _per_channel(a: Any, c: int, fill: float, like: Any) -> Any:
+    """weight or bias as a contiguous (C,) array of like's dtype, `fill` where absent."""
+    xp = namespace(like)
+    return xp.full(c, fill, like.dtype) if a is None else xp.ascontiguousarray(a, dtype=like.dtype)
 
 
 class BatchNorm(_Norm):
@@ -181,17 +203,20 @@ class BatchNorm(_Norm):
         self.sview = self.aview = _affine_view(n, c, s)
         self.saxes, self.pshape, self.eps, self.fixed = self.paxes(), (c,), eps, not training
         xs, wv = x.reshape(self.sview), self.wview()
-        if training:
+        jit = _jit(x, s) if training else None
+        if jit is not None:
+            xp, count = namespace(x), n * s
+            xs = xp.ascontiguousarray(x).reshape(n, c, s)
+            y, (mean, var, invstd) = xp.empty((n, c, s), x.dtype), xp.empty((3, c), x.dtype)
+            ones, zeros = _per_channel(weight, c, 1.0, x), _per_channel(bias, c, 0.0, x)
+            _direct_conv.run(jit.batch_norm_forward, xs, ones, zeros, eps, y, mean, var, invstd)
+            self._update(running_mean, running_var, mean, var, momentum, count)
+        elif training:
             count = n * s
             mean = _channel_sum(xs) / count
             y = xs - mean.reshape(wv)
             var = _channel_dot(y, y) / count
-            if running_mean is not None:
-                running_mean *= 1 - momentum
-                running_mean += momentum * mean
-            if running_var is not None:
-                running_var *= 1 - momentum
-                running_var += (momentum * count / max(count - 1, 1)) * var
+            self._update(running_mean, running_var, mean, var, momentum, count)
             invstd = _invstd(var, eps)
             scale = invstd if weight is None else invstd * weight
             y *= scale.reshape(wv)
@@ -209,11 +234,31 @@ class BatchNorm(_Norm):
         self.cache = (mean.reshape(wv), invstd.reshape(wv))
         return y.reshape(x.shape)
 
+    @staticmethod
+    def _update(running_mean, running_var, mean, var, momentum: float, count: int) -> None:
+        """Move the running statistics towards this batch's mean and unbiased variance, in place."""
+        if running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean
+        if running_var is not None:
+            running_var *= 1 - momentum
+            running_var += (momentum * count / max(count - 1, 1)) * var
+
     def array_backward(self, g, x, w):
         mean, invstd = self.cache
         wv, c = self.wview(), self.aview[1]
         gs = g.reshape(self.sview)
         need_x, need_w, need_b = self.needs(0), self.needs(1), self.needs(2)
+        jit = None if self.fixed else _jit(g, g.size // (g.shape[0] * c))
+        if jit is not None and _direct_conv.usable(g, x):
+            xp, shape = namespace(g), (g.shape[0], c, g.size // (g.shape[0] * c))
+            gx = xp.empty(g.shape if need_x else (0,), g.dtype)
+            sums = xp.empty((2, c), g.dtype)
+            gs, xs = xp.ascontiguousarray(g).reshape(shape), xp.ascontiguousarray(x).reshape(shape)
+            out = gx.reshape(shape if need_x else (0, c, 1))
+            weight = _per_channel(w, c, 1.0, g)
+            _direct_conv.run(jit.batch_norm_backward, gs, xs, mean.reshape(c), invstd.reshape(c), weight, out, *sums)
+            return (gx if need_x else None), (sums[1] if need_w else None), (sums[0] if need_b else None)
         stats = need_x and not self.fixed
         gx, xc = _centered(x, mean, self.sview) if (need_w or stats) else (None, None)
         sg = _channel_sum(gs) if (need_b or stats) else None
