@@ -19,6 +19,7 @@ imports NumPy directly because numba compiles NumPy code; callers pass it NumPy 
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import threading
@@ -98,6 +99,14 @@ def kernels() -> Any:
     if _kernels is None:
         _kernels = _compile() if ENABLED else False
     return _kernels
+
+
+def companion(name: str) -> Any:
+    """Another numba kernels module of dagrad.ops (`_pool_kernels`, `_norm_kernels`, `_relu_kernels`), imported on
+    first use; False where numba is missing or DAGRAD_NUMBA=0."""
+    if kernels() is False:
+        return False
+    return importlib.import_module(f"dagrad.ops.{name}")
 
 
 def run(kernel: Any, *args: Any) -> None:

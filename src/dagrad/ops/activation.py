@@ -17,6 +17,7 @@ from dagrad.autograd.grad_mode import state
 from dagrad.autograd.tensor import Tensor, _make
 from dagrad.backend import namespace
 from dagrad.errors import DtypeError, ShapeError
+from dagrad.ops import _direct_conv
 from dagrad.ops._util import tsum
 from dagrad.ops.arithmetic import Mul
 from dagrad.ops.elementwise import Where, select
@@ -94,6 +95,20 @@ class SigmoidGrad(Function):
         yield Sample(arr(3, 4), arr(3, 4, low=0.05, high=0.95), torch=lambda T, g, y: T.ops.aten.sigmoid_backward(g, y))
 
 
+_relu_jit: Any = None  # dagrad.ops._relu_kernels once imported; False where numba is missing or disabled
+
+
+def _relu_kernels(*arrays: Any) -> Any:
+    """The numba ReLU kernels when they can take these arrays: C-contiguous NumPy float arrays of at least MIN_SIZE
+    elements (4M float32 elements: forward 2.7 -> 0.2 ms, backward 2.5 -> 0.7 ms); else None."""
+    global _relu_jit
+    if _relu_jit is None:
+        _relu_jit = _direct_conv.companion("_relu_kernels")
+    if _relu_jit is False or arrays[0].size < _relu_jit.MIN_SIZE or not _direct_conv.usable(*arrays):
+        return None
+    return _relu_jit if all(a.flags.c_contiguous for a in arrays) else None
+
+
 class ReLU(Function):
     """max(x, 0); backward is g masked by y > 0, so its second derivative is 0 away from 0."""
 
@@ -102,12 +117,22 @@ class ReLU(Function):
 
     def forward(self, x):
         xp = namespace(x)
+        jit = _relu_kernels(x)
+        if jit is not None:
+            out = xp.empty_like(x)
+            _direct_conv.run(jit.relu_forward, x.reshape(-1), out.reshape(-1))
+            return out
         out = xp.zeros_like(x)  # max against an array is ~2.5x faster in NumPy than against a scalar
         return xp.maximum(x, out, out=out)
 
     def backward(self, g):
         if state.grad and g.requires_grad:
             return Mul.apply(g, self.out > 0)
+        jit = _relu_kernels(g.data, self.out)
+        if jit is not None:
+            gx = namespace(g.data).empty_like(g.data)
+            _direct_conv.run(jit.relu_backward, g.data.reshape(-1), self.out.reshape(-1), gx.reshape(-1))
+            return _make(gx)
         return _make(g.data * (self.out > 0))
 
     def jvp(self, inputs, out, t):

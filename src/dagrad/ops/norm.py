@@ -177,11 +177,7 @@ def _jit(x: Any, s: int) -> Any:
     layers); else None."""
     global _bn_jit
     if _bn_jit is None:
-        _bn_jit = False
-        if _direct_conv.kernels() is not False:
-            from dagrad.ops import _norm_kernels
-
-            _bn_jit = _norm_kernels
+        _bn_jit = _direct_conv.companion("_norm_kernels")
     return _bn_jit if _bn_jit is not False and s >= _bn_jit.MIN_PLANE and _direct_conv.usable(x) else None
 
 

@@ -306,11 +306,7 @@ def _jit_2x2(grid: _Grid, a: Any) -> Any:
     if grid.kernel != (2, 2) or grid.stride != (2, 2) or grid.dilation != (1, 1) or not grid.tiles or grid.padded:
         return None
     if _pool_jit is None:
-        _pool_jit = False
-        if _direct_conv.kernels() is not False:
-            from dagrad.ops import _pool_kernels
-
-            _pool_jit = _pool_kernels
+        _pool_jit = _direct_conv.companion("_pool_kernels")
     return _pool_jit if _pool_jit is not False and _direct_conv.usable(a) else None
 
 
