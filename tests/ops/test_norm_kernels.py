@@ -48,7 +48,7 @@ def test_kernels_take_planes_of_sixteen_and_more(monkeypatch):
     calls = []
     jit = norm._jit(np.zeros((1, 1, 16), np.float32), 16)
     assert jit is not None
-    for name in ("batch_norm_forward", "batch_norm_backward"):
+    for name in ("batch_norm_forward", "batch_norm_backward", "channel_affine"):
         fn = getattr(jit, name)
         monkeypatch.setattr(jit, name, lambda *a, fn=fn, name=name: calls.append(name) or fn(*a))
     x = dg.randn(4, 3, 4, 4, requires_grad=True)
@@ -56,8 +56,22 @@ def test_kernels_take_planes_of_sixteen_and_more(monkeypatch):
     assert calls == ["batch_norm_forward", "batch_norm_backward"]
     calls.clear()
     F.batch_norm(dg.randn(4, 3, 5), None, None, training=True)  # BatchNorm1d-sized planes: NumPy
-    F.batch_norm(dg.randn(4, 3, 4, 4), dg.zeros(3), dg.ones(3), training=False)  # eval: NumPy affine
+    F.batch_norm(dg.randn(4, 3, 5), dg.zeros(3), dg.ones(3), training=False)
     assert calls == []
+    F.batch_norm(dg.randn(4, 3, 4, 4), dg.zeros(3), dg.ones(3), training=False)
+    assert calls == ["channel_affine"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fixed_statistics_equal_the_numpy_path(dtype, monkeypatch):
+    rng = np.random.default_rng(5)
+    x, w, b = (dg.tensor(rng.standard_normal(s).astype(dtype)) for s in ((3, 4, 5, 6), (4,), (4,)))
+    rm, rv = dg.tensor(rng.standard_normal(4).astype(dtype)), dg.tensor(rng.uniform(0.5, 2, 4).astype(dtype))
+    got = F.batch_norm(x, rm, rv, w, b, training=False).numpy()
+    monkeypatch.setattr(norm, "_bn_jit", False)
+    want = F.batch_norm(x, rm, rv, w, b, training=False).numpy()
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
 def test_nan_reaches_the_output_of_its_channel_only():

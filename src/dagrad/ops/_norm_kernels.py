@@ -1,5 +1,6 @@
-"""numba kernels for batch norm in training over (N, C, S) arrays with planes of S >= MIN_PLANE (BatchNorm2d/3d):
-each channel's statistics, normalisation, and gradient in one task, parallel over the channels. The sums are kept
+"""numba kernels for batch norm over (N, C, S) arrays with planes of S >= MIN_PLANE (BatchNorm2d/3d): in training
+each channel's statistics, normalisation, and gradient in one task, parallel over the channels; with fixed
+statistics one multiply-add pass. The sums are kept
 in float64, the mean taken before the squared deviations (no E[x^2] - E[x]^2 cancellation). Forward reads x twice
 and writes y once, backward reads g and x twice and writes gx once, where the NumPy path makes 5-7 passes. Used by
 dagrad.ops.norm; this module imports numba."""
@@ -8,7 +9,7 @@ import math
 
 from numba import njit, prange
 
-__all__ = ["MIN_PLANE", "batch_norm_backward", "batch_norm_forward"]
+__all__ = ["MIN_PLANE", "batch_norm_backward", "batch_norm_forward", "channel_affine"]
 
 MIN_PLANE = 16  # below this many positions per plane (BatchNorm1d) the per-channel walks stride too much
 
@@ -77,3 +78,15 @@ def batch_norm_backward(g, x, mean, invstd, weight, gx, sum_g, sum_g_xhat):
             grow, xrow, out = g[ni, ci], x[ni, ci], gx[ni, ci]
             for k in range(s):
                 out[k] = grow[k] * gain + xrow[k] * coef + const
+
+
+@njit(parallel=True, fastmath=_FAST, cache=True)
+def channel_affine(x, scale, shift, y):
+    """y = x * scale + shift per channel of x (N, C, S): batch norm with fixed statistics, one pass over the planes."""
+    n, c, s = x.shape
+    for p in prange(n * c):
+        ni, ci = p // c, p % c
+        a, b = scale[ci], shift[ci]
+        row, out = x[ni, ci], y[ni, ci]
+        for k in range(s):
+            out[k] = row[k] * a + b
