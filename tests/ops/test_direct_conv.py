@@ -118,3 +118,30 @@ def test_a_forked_child_after_the_kernels_takes_the_numpy_paths():
     os.close(read)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert err.size == 1 and err[0] < 1e-5
+
+
+@pytest.mark.parametrize("stride, padding, k", [(2, 1, 3), (2, 3, 7), (3, 0, 2), ((2, 1), ((1, 0), (2, 1)), 3)])
+def test_im2col_kernels_equal_the_numpy_copies(stride, padding, k, monkeypatch):
+    """Strided convolutions build their columns (and scatter their input gradient) on the numba im2col kernels:
+    the same values and gradients as the NumPy slice copies."""
+    from dagrad.ops import conv
+
+    rng = np.random.default_rng(2)
+    x0, w0 = rng.standard_normal((3, 2, 11, 10)), rng.standard_normal((4, 2, k, k))
+    pad = padding if not isinstance(padding, tuple) or isinstance(padding[0], int) else None
+
+    def run():
+        x, w = dg.tensor(x0, requires_grad=True), dg.tensor(w0, requires_grad=True)
+        if pad is None:  # asymmetric: pad explicitly, then a valid convolution
+            (top, bottom), (left, right) = padding
+            y = F.conv2d(F.pad(x, (left, right, top, bottom)), w, stride=stride)
+        else:
+            y = F.conv2d(x, w, stride=stride, padding=pad)
+        y.backward(dg.tensor(np.cos(np.arange(y.numel())).reshape(y.shape)))
+        return y.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+
+    assert conv._im2col_jit(x0, (k, k), (1, 1)) is not None
+    got = run()
+    monkeypatch.setattr(conv, "_im2col_kernels", False)
+    for a, b in zip(got, run()):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
