@@ -80,13 +80,18 @@ def kernels_ran() -> None:
     _kernels_at = time.perf_counter()
 
 
+def kernels_active() -> bool:
+    """Whether numba's parallel kernels ran within the last WINDOW seconds (a convolution network is training)."""
+    return time.perf_counter() - _kernels_at <= WINDOW
+
+
 def matmul(a: Any, b: Any, out: Any = None) -> Any:
     """a @ b as numpy.matmul (the array's own matmul for CuPy), single-threaded below SMALL_MACS multiply-adds
     (SHARED_MACS beside numba's kernels): a (..., m, k), b (..., k, n) -> (..., m, n)."""
     if type(a) is not numpy.ndarray:
         return namespace(a).matmul(a, b, out=out)
     macs = max(a.size * b.shape[-1], b.size * a.shape[-2] if a.ndim > 1 else 0)
-    if _swap is None or macs >= SMALL_MACS and (macs >= SHARED_MACS or time.perf_counter() - _kernels_at > WINDOW):
+    if _swap is None or macs >= SMALL_MACS and (macs >= SHARED_MACS or not kernels_active()):
         return numpy.matmul(a, b, out=out)
     previous = _swap(1)
     try:

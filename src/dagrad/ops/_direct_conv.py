@@ -109,12 +109,14 @@ def companion(name: str) -> Any:
     return importlib.import_module(f"dagrad.ops.{name}")
 
 
-def run(kernel: Any, *args: Any) -> None:
-    """Call a parallel numba kernel: one caller at a time (LOCK), and dagrad.blas told that numba's threads are
-    busy, so that the GEMMs around the kernels keep OpenBLAS's workers asleep."""
+def run(kernel: Any, *args: Any, long: bool = True) -> None:
+    """Call a parallel numba kernel, one caller at a time (LOCK). A `long` one (convolution, pooling) tells
+    dagrad.blas that numba's threads are busy, so that the GEMMs around it keep OpenBLAS's workers asleep; short
+    ones (batch norm) do not."""
     with LOCK:
         kernel(*args)
-    blas.kernels_ran()
+    if long:
+        blas.kernels_ran()
 
 
 def usable(*arrays: Any) -> bool:

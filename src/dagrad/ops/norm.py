@@ -205,7 +205,7 @@ class BatchNorm(_Norm):
             xs = xp.ascontiguousarray(x).reshape(n, c, s)
             y, (mean, var, invstd) = xp.empty((n, c, s), x.dtype), xp.empty((3, c), x.dtype)
             ones, zeros = _per_channel(weight, c, 1.0, x), _per_channel(bias, c, 0.0, x)
-            _direct_conv.run(jit.batch_norm_forward, xs, ones, zeros, eps, y, mean, var, invstd)
+            _direct_conv.run(jit.batch_norm_forward, xs, ones, zeros, eps, y, mean, var, invstd, long=False)
             self._update(running_mean, running_var, mean, var, momentum, count)
         elif training:
             count = n * s
@@ -229,7 +229,8 @@ class BatchNorm(_Norm):
             if jit is not None:
                 xp = namespace(x)
                 y = xp.empty((n, c, s), x.dtype)
-                _direct_conv.run(jit.channel_affine, xp.ascontiguousarray(x).reshape(n, c, s), scale, shift, y)
+                xs = xp.ascontiguousarray(x).reshape(n, c, s)
+                _direct_conv.run(jit.channel_affine, xs, scale, shift, y, long=False)
             else:
                 y = xs * scale.reshape(wv)
                 y += shift.reshape(wv)
@@ -259,7 +260,8 @@ class BatchNorm(_Norm):
             gs, xs = xp.ascontiguousarray(g).reshape(shape), xp.ascontiguousarray(x).reshape(shape)
             out = gx.reshape(shape if need_x else (0, c, 1))
             weight = _per_channel(w, c, 1.0, g)
-            _direct_conv.run(jit.batch_norm_backward, gs, xs, mean.reshape(c), invstd.reshape(c), weight, out, *sums)
+            stats = mean.reshape(c), invstd.reshape(c), weight
+            _direct_conv.run(jit.batch_norm_backward, gs, xs, *stats, out, *sums, long=False)
             return (gx if need_x else None), (sums[1] if need_w else None), (sums[0] if need_b else None)
         stats = need_x and not self.fixed
         gx, xc = _centered(x, mean, self.sview) if (need_w or stats) else (None, None)
