@@ -109,6 +109,15 @@ def _relu_kernels(*arrays: Any) -> Any:
     return _relu_jit if all(a.flags.c_contiguous for a in arrays) else None
 
 
+def _relu_pass(serial: Any, threaded: Any, *arrays: Any) -> None:
+    """One ReLU kernel over the flattened arrays: on numba's threads while convolution kernels run, else serial."""
+    flat = [a.reshape(-1) for a in arrays]
+    if blas.kernels_active():
+        _direct_conv.run(threaded, *flat, long=False)
+    else:
+        serial(*flat)
+
+
 class ReLU(Function):
     """max(x, 0); backward is g masked by y > 0, so its second derivative is 0 away from 0."""
 
@@ -120,10 +129,7 @@ class ReLU(Function):
         jit = _relu_kernels(x)
         if jit is not None:
             out = xp.empty_like(x)
-            if blas.kernels_active():
-                _direct_conv.run(jit.relu_forward_threaded, x.reshape(-1), out.reshape(-1), long=False)
-            else:
-                jit.relu_forward(x.reshape(-1), out.reshape(-1))
+            _relu_pass(jit.relu_forward, jit.relu_forward_threaded, x, out)
             return out
         out = xp.zeros_like(x)  # max against an array is ~2.5x faster in NumPy than against a scalar
         return xp.maximum(x, out, out=out)
@@ -134,11 +140,7 @@ class ReLU(Function):
         jit = _relu_kernels(g.data, self.out)
         if jit is not None:
             gx = namespace(g.data).empty_like(g.data)
-            flat = g.data.reshape(-1), self.out.reshape(-1), gx.reshape(-1)
-            if blas.kernels_active():
-                _direct_conv.run(jit.relu_backward_threaded, *flat, long=False)
-            else:
-                jit.relu_backward(*flat)
+            _relu_pass(jit.relu_backward, jit.relu_backward_threaded, g.data, self.out, gx)
             return _make(gx)
         return _make(g.data * (self.out > 0))
 

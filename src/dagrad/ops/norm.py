@@ -204,8 +204,8 @@ class BatchNorm(_Norm):
             xp, count = namespace(x), n * s
             xs = xp.ascontiguousarray(x).reshape(n, c, s)
             y, (mean, var, invstd) = xp.empty((n, c, s), x.dtype), xp.empty((3, c), x.dtype)
-            ones, zeros = _per_channel(weight, c, 1.0, x), _per_channel(bias, c, 0.0, x)
-            _direct_conv.run(jit.batch_norm_forward, xs, ones, zeros, eps, y, mean, var, invstd, long=False)
+            scale, shift = _per_channel(weight, c, 1.0, x), _per_channel(bias, c, 0.0, x)
+            _direct_conv.run(jit.batch_norm_forward, xs, scale, shift, eps, y, mean, var, invstd, long=False)
             self._update(running_mean, running_var, mean, var, momentum, count)
         elif training:
             count = n * s
