@@ -2,6 +2,7 @@
 history rebasing compared with PyTorch, views sharing the version counter, and the no-autograd fast path."""
 
 import inspect
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -289,3 +290,67 @@ def test_forward_mode_tangents_follow_in_place_ops():
         y[0] = 0.0
         tangent = forward_ad.unpack_dual(y)[1]
     np.testing.assert_allclose(tangent.data, [0.0, 3.0, 3.0])
+
+
+# ---- tracked in-place ops that write straight into the tensor's array ------------------------------------------------
+
+
+@pytest.mark.parametrize("grad", [True, False])
+def test_inplace_relu_and_add_allocate_no_copy_of_the_tensor(grad):
+    x = dg.tensor(np.linspace(-1.0, 1.0, 250_000), requires_grad=grad)  # 2 MB, past the ReLU kernels' MIN_SIZE
+    h = x * 2.0
+    other = dg.ones(250_000, dtype=dg.float64)
+    data = h.data
+    dg.nn.functional.relu(x * 1.0)  # loads the ReLU kernels before measuring
+    tracemalloc.start()
+    out = dg.nn.functional.relu(h, inplace=True)
+    h += other
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert out is h and h.data is data and peak < 500_000
+    np.testing.assert_array_equal(data, np.maximum(np.linspace(-2.0, 2.0, 250_000), 0) + 1)
+    assert (h.grad_fn is not None) == grad
+    with dg.no_grad():
+        small = dg.tensor([-1.0, 2.0])
+        dg.nn.functional.relu(small, inplace=True)
+    assert small.tolist() == [0.0, 2.0]
+
+
+def test_tracked_inplace_relu_and_add_match_torch():
+    (a, ta), (b, tb) = _f64(4, 5, seed=1), _f64(5, seed=2)
+
+    def run(lib, x, y):
+        h = x * 3.0
+        start, buffer = h, h.data
+        h += y  # broadcast over rows
+        h -= 0.5 * y
+        h = lib.nn.functional.relu(h, inplace=True)
+        (h * h).sum().backward()
+        return start, buffer, h
+
+    start, buffer, h = run(dg, a, b)
+    assert h is start and h.data is buffer  # every step wrote into the product's own array
+    run(torch, ta, tb)
+    np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), rtol=1e-12)
+
+
+def test_changing_an_inplace_relus_output_again_is_caught():
+    x = dg.randn(6, requires_grad=True)
+    h = dg.nn.functional.relu(x * 1.0, inplace=True)
+    h.mul_(2.0)
+    with pytest.raises(dg.InplaceError, match="ReLU"):
+        h.sum().backward()
+
+
+def test_inplace_results_that_do_not_fit_take_the_copying_path():
+    f = dg.randn(3, requires_grad=True) * 1.0
+    f += dg.tensor([1.0, 2.0, 3.0], dtype=dg.float64)  # computed in float64, written back as float32
+    assert f.dtype == dg.float32
+    f.sum().backward()
+    i = dg.tensor([1, 2, 3])
+    with pytest.raises(dg.DtypeError, match="add_"):
+        i.add_(dg.tensor([0.5, 0.5, 0.5]))
+    y = dg.zeros(3, requires_grad=True) * 1.0
+    with pytest.raises(dg.ShapeError, match="add_"):
+        y += dg.ones(2, 3)

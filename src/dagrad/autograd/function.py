@@ -71,6 +71,7 @@ class Function:
     keep_output: ClassVar[bool] = False
     is_view: ClassVar[bool] = False
     differentiable: ClassVar[bool] = True
+    writes_input: ClassVar[bool] = False  # forward(..., inplace=True) may write its result into input 0's array
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -167,18 +168,21 @@ class Function:
                 )
             if 0 in cls.retain:
                 src = _make(target.data.copy(), target.requires_grad, target.grad_fn)
+        if src is target and cls.writes_input and not state.fw and not state.vmap and _fits(target, inputs):
+            params["inplace"] = True
         res = cls.apply(src, *inputs, **params)
         if res.shape != target.shape:
             raise ShapeError(
                 f"{name}: the result's shape {res.shape} does not match the tensor's shape {target.shape}; "
                 "an in-place op cannot change a tensor's shape"
             )
-        try:
-            namespace(target.data).copyto(target.data, res.data, casting="same_kind")
-        except TypeError:
-            raise DtypeError(
-                f"{name}: result type {res.dtype} cannot be written into a tensor of dtype {target.dtype}"
-            ) from None
+        if res.data is not target.data:
+            try:
+                namespace(target.data).copyto(target.data, res.data, casting="same_kind")
+            except TypeError:
+                raise DtypeError(
+                    f"{name}: result type {res.dtype} cannot be written into a tensor of dtype {target.dtype}"
+                ) from None
         mark_modified(target)
         if track:
             target.grad_fn = res.grad_fn
@@ -244,6 +248,25 @@ def _forward_mode(node: Function, inputs: tuple, out: Tensor, track: bool) -> No
     out._tangent = t
     if track and type(node).keep_output:
         node.fw = t
+
+
+def _fits(target: Tensor, inputs: tuple) -> bool:
+    """Whether an elementwise op's result on (target, *inputs) has target's shape and dtype, so that its forward
+    can write straight into target's array (Function.writes_input): the other inputs are tensors of target's dtype
+    whose shapes broadcast to target's, or numbers of target's kind."""
+    kind = target.data.dtype.kind
+    for x in inputs:
+        if isinstance(x, Tensor):
+            if x.dtype != target.dtype or x.ndim > target.ndim:
+                return False
+            if any(a != b and a != 1 for a, b in zip(x.shape[::-1], target.shape[::-1])):
+                return False
+        elif type(x) is int:
+            if kind not in "fciu":
+                return False
+        elif type(x) is not float or kind not in "fc":
+            return False
+    return True
 
 
 def mark_modified(t: Tensor) -> None:

@@ -123,14 +123,17 @@ class ReLU(Function):
 
     __slots__ = ()
     keep_output = True
+    writes_input = True
 
-    def forward(self, x):
+    def forward(self, x, inplace=False):
         xp = namespace(x)
         jit = _relu_kernels(x)
         if jit is not None:
-            out = xp.empty_like(x)
+            out = x if inplace else xp.empty_like(x)
             _relu_pass(jit.relu_forward, jit.relu_forward_threaded, x, out)
             return out
+        if inplace:
+            return xp.maximum(x, 0, out=x)
         out = xp.zeros_like(x)  # max against an array is ~2.5x faster in NumPy than against a scalar
         return xp.maximum(x, out, out=out)
 

@@ -16,9 +16,10 @@ from dagrad.ops.sampling import arr, pos
 
 class Add(Function):
     __slots__ = ()
+    writes_input = True
 
-    def forward(self, x, y):
-        return x + y
+    def forward(self, x, y, inplace=False):
+        return namespace(x).add(x, y, out=x) if inplace else x + y
 
     def backward(self, g):
         return g, g
@@ -37,9 +38,10 @@ class Add(Function):
 
 class Sub(Function):
     __slots__ = ()
+    writes_input = True
 
-    def forward(self, x, y):
-        return x - y
+    def forward(self, x, y, inplace=False):
+        return namespace(x).subtract(x, y, out=x) if inplace else x - y
 
     def backward(self, g):
         return g, -g
