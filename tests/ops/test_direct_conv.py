@@ -145,3 +145,43 @@ def test_im2col_kernels_equal_the_numpy_copies(stride, padding, k, monkeypatch):
     monkeypatch.setattr(conv, "_im2col_kernels", False)
     for a, b in zip(got, run()):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+
+
+STRIDE2 = [  # (N, C, H, W, O, padding ((top, bottom), (left, right)))
+    (3, 5, 9, 7, 6, ((1, 1), (1, 1))),  # odd sizes, O not a multiple of four
+    (2, 3, 8, 10, 8, ((0, 0), (0, 0))),
+    (5, 2, 7, 6, 4, ((2, 0), (0, 2))),  # unequal padding
+    (7, 4, 6, 6, 5, ((1, 1), (1, 1))),  # small planes: stacked several to a grid, the last stack partial
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", STRIDE2, ids=[str(c) for c in STRIDE2])
+def test_stride2_weight_grad_kernel_equals_the_gemm_path(case, dtype, monkeypatch):
+    from dagrad.ops import conv
+
+    n, c, h, w, o, padding = case
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    (top, bottom), (left, right) = padding
+    g = rng.standard_normal((n, o, (h + top + bottom - 3) // 2 + 1, (w + left + right - 3) // 2 + 1)).astype(dtype)
+    args = (x, g, (3, 3), (2, 2), padding, (1, 1), 1)
+    assert conv._stride2(*args)
+    got = conv._weight_grad(*args)
+    monkeypatch.setattr(_direct_conv, "MAX_TAPS", 0)
+    assert not conv._stride2(*args)
+    want = conv._weight_grad(*args)
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+def test_resnet_downsampling_takes_the_stride2_kernel(monkeypatch):
+    calls = []
+    fn = _direct_conv.conv2d_stride2_weight_grad
+    monkeypatch.setattr(_direct_conv, "conv2d_stride2_weight_grad", lambda *a: calls.append(a[2]) or fn(*a))
+    conv = dg.nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False)
+    conv(dg.randn(2, 16, 8, 8)).sum().backward()
+    assert calls == [((1, 1), (1, 1))] and conv.weight.grad.shape == (32, 16, 3, 3)
+    dg.nn.Conv2d(16, 32, 3, stride=(2, 1), padding=1)(dg.randn(2, 16, 8, 8)).sum().backward()
+    dg.nn.Conv2d(16, 32, 5, stride=2, padding=2)(dg.randn(2, 16, 8, 8)).sum().backward()
+    assert len(calls) == 1

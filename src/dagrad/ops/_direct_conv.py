@@ -178,3 +178,23 @@ def conv2d_weight_grad(x: numpy.ndarray, g: numpy.ndarray, kernel: tuple, paddin
     x, g = numpy.ascontiguousarray(x), numpy.ascontiguousarray(g)
     run(weight_grad, x, g, kh, kw, top, left, hp, wp, parts, gw, _group(x.shape[0], g.shape[2] * wp))
     return gw
+
+
+def _phase_grid(size: tuple, padding: tuple) -> tuple[int, int]:
+    """(hq, wq) of a 3x3 stride-2 convolution of a (H, W) plane padded ((top, bottom), (left, right)): H_out + 1
+    phase rows per image, row width W_out + 1."""
+    (top, bottom), (left, right) = padding
+    return (size[0] + top + bottom - 3) // 2 + 2, (size[1] + left + right - 3) // 2 + 2
+
+
+def conv2d_stride2_weight_grad(x: numpy.ndarray, g: numpy.ndarray, padding: tuple) -> numpy.ndarray:
+    """The weight gradient of a 3x3 stride-2 convolution (dagrad.ops._stride2_kernels): x (N, C, H, W), g (N, O,
+    H_out, W_out), padding ((top, bottom), (left, right)) >= 0 -> (O, C, 3, 3)."""
+    weight_grad = companion("_stride2_kernels").weight_grad
+    hq, wq = _phase_grid(x.shape[2:], padding)
+    o, c = g.shape[1], x.shape[1]
+    parts = numpy.empty((max(1, min(kernels()[2](), x.shape[0])), o, c, 3, 3), x.dtype)
+    gw = numpy.zeros((o, c, 3, 3), x.dtype)
+    x, g = numpy.ascontiguousarray(x), numpy.ascontiguousarray(g)
+    run(weight_grad, x, g, padding[0][0], padding[1][0], hq, wq, parts, gw, _group(x.shape[0], hq * wq))
+    return gw
