@@ -67,3 +67,63 @@ def test_finds_numpys_openblas_when_it_is_loaded():
     assert blas._swap is not None
     previous = blas._swap(1)
     assert blas._swap(previous) == 1
+
+
+STACKS = [  # (a, b): 64 products of 1.2M multiply-adds each, 75M in all
+    ((1, 32, 144), (64, 1, 144, 256)),  # a convolution's per-image GEMMs: b split, a broadcast
+    ((64, 32, 144), (144, 256)),  # a split, b broadcast
+    ((64, 32, 144), (64, 144, 256)),  # both split
+    ((64, 2, 16, 144), (1, 2, 144, 256)),  # the first axis split, a second batch axis kept whole
+]
+
+
+@pytest.mark.parametrize("shapes", STACKS)
+def test_stacks_of_small_products_split_over_threads(shapes, swaps, monkeypatch):
+    monkeypatch.setattr(blas, "_threads", lambda: 2)
+    rng = np.random.default_rng(1)
+    a, b = (rng.standard_normal(s).astype(np.float32) for s in shapes)
+    seen = []
+    real = np.matmul
+
+    def spy(x, y, out=None):
+        seen.append((x.shape, y.shape))
+        return real(x, y, out=out)
+
+    monkeypatch.setattr(blas.numpy, "matmul", spy)
+    got = blas.matmul(a, b)
+    monkeypatch.setattr(blas.numpy, "matmul", real)
+    np.testing.assert_allclose(got, np.matmul(a, b), rtol=1e-5, atol=1e-5)
+    assert len(seen) == 2 and swaps == [1, 2]  # two halves, OpenBLAS on one thread while they ran
+    halves = [s[0][0] if len(s[0]) == len(got.shape) and s[0][0] > 1 else s[1][0] for s in seen]
+    assert halves == [32, 32]
+    out = np.empty_like(got)
+    assert blas.matmul(a, b, out=out) is out
+    np.testing.assert_allclose(out, got, rtol=1e-6)
+
+
+def test_stacks_of_large_products_or_one_thread_are_not_split(swaps, monkeypatch):
+    monkeypatch.setattr(blas, "_threads", lambda: 1)
+    a, b = np.ones((1, 32, 144), np.float32), np.ones((64, 1, 144, 256), np.float32)
+    blas.matmul(a, b)
+    assert swaps == []
+    monkeypatch.setattr(blas, "_threads", lambda: 2)
+    blas.matmul(np.ones((4, 256, 512), np.float32), np.ones((4, 512, 256), np.float32))  # 33M each: OpenBLAS's
+    assert swaps == []
+
+
+def test_a_forked_child_starts_its_own_split_workers():
+    import os
+
+    if blas._threads is None:
+        pytest.skip("no OpenBLAS thread count here")
+    a, b = np.ones((1, 32, 144), np.float32), np.ones((64, 1, 144, 256), np.float32)
+    blas.matmul(a, b)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if blas._pool is None and float(blas.matmul(a, b)[5, 0, 3, 7]) == 144.0 else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

@@ -11,15 +11,23 @@ GEMM: 127 against 75 us), so `matmul` runs them with OpenBLAS limited to the cal
 whose 49M multiply-add C5 GEMM sits between convolution kernels, took 21 ms so against 39 ms. Larger products use
 every thread as before. Without OpenBLAS (MKL, Accelerate, CuPy arrays) it is plain `matmul`. Opt out with
 DAGRAD_BLAS_SMALL=0.
+
+A stack of small GEMMs (a convolution's per-image products) is another case: NumPy calls OpenBLAS once per matrix,
+and OpenBLAS runs each small one on a single thread, so the whole stack used one core. Where OpenBLAS has a
+per-thread setter, `matmul` splits such a stack (each product below SMALL_MACS, together at least SPLIT_MACS)
+along its first axis over as many Python threads as OpenBLAS may use, each running its share single-threaded:
+ResNet-20's stride-2 convolutions at batch 1024 (1024 products of 32x144 by 144x256) 38.8 -> 20.4 ms.
 """
 
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy
@@ -29,35 +37,44 @@ from dagrad.backend import namespace
 SMALL_MACS = 1 << 23  # multiply-adds below which a GEMM runs on one thread
 SHARED_MACS = 1 << 27  # the same while numba's kernels are in use
 WINDOW = 1.0  # seconds after a numba kernel during which SHARED_MACS applies
+SPLIT_MACS = 1 << 24  # multiply-adds from which a stack of small GEMMs is split over threads
 _kernels_at = -WINDOW
 
 
-def _openblas() -> Callable[[int], int] | None:
-    """A function setting the calling thread's OpenBLAS thread count and returning the previous one, for the
-    OpenBLAS that numpy loaded (found in /proc/self/maps); None elsewhere."""
+def _openblas() -> tuple[Callable[[int], int] | None, Callable[[], int] | None]:
+    """(swap, threads) for the OpenBLAS that numpy loaded (found in /proc/self/maps): a function setting its
+    thread count and returning the previous one (`openblas_set_num_threads_local`, which the pthreads builds
+    implement as the process-wide setter), and one returning the count; Nones elsewhere."""
     if not sys.platform.startswith("linux") or os.environ.get("DAGRAD_BLAS_SMALL", "1") == "0":
-        return None
+        return None, None
     try:
         with open("/proc/self/maps") as f:
             paths = {line.split()[-1] for line in f if "openblas" in line.rsplit("/", 1)[-1]}
     except OSError:
-        return None
+        return None, None
     for path in sorted(paths, key=lambda p: ("numpy" not in p, p)):  # numpy's own first (SciPy may bring one)
         try:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
+        getters = (getattr(lib, f"{p}openblas_get_num_threads{s}", None) for p, s in _NAMES)
+        getter = next((g for g in getters if g is not None), None)
+        if getter is None:
+            continue
+        getter.restype = ctypes.c_int
         local = getattr(lib, "openblas_set_num_threads_local", None)
         if local is not None:
             local.argtypes, local.restype = [ctypes.c_int], ctypes.c_int
-            return local
-        for prefix, suffix in (("scipy_", "64_"), ("", "64_"), ("", "")):
-            setter = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
-            getter = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
-            if setter is not None and getter is not None:
-                setter.argtypes, setter.restype, getter.restype = [ctypes.c_int], None, ctypes.c_int
-                return _global_setter(setter, getter)
-    return None
+            return local, getter
+        setters = (getattr(lib, f"{p}openblas_set_num_threads{s}", None) for p, s in _NAMES)
+        setter = next((f for f in setters if f is not None), None)
+        if setter is not None:
+            setter.argtypes, setter.restype = [ctypes.c_int], None
+            return _global_setter(setter, getter), getter
+    return None, None
+
+
+_NAMES = (("scipy_", "64_"), ("", "64_"), ("", ""))  # symbol prefixes and suffixes of OpenBLAS builds
 
 
 def _global_setter(setter: Any, getter: Any) -> Callable[[int], int]:
@@ -71,7 +88,18 @@ def _global_setter(setter: Any, getter: Any) -> Callable[[int], int]:
     return swap
 
 
-_swap = _openblas()
+_swap, _threads = _openblas()
+_pool: ThreadPoolExecutor | None = None  # the workers of split stacks, started on first use
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's worker threads do not exist there; start new ones when needed."""
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def kernels_ran() -> None:
@@ -92,9 +120,45 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
         return namespace(a).matmul(a, b, out=out)
     macs = max(a.size * b.shape[-1], b.size * a.shape[-2] if a.ndim > 1 else 0)
     if _swap is None or macs >= SMALL_MACS and (macs >= SHARED_MACS or not kernels_active()):
+        if macs >= SPLIT_MACS and _threads is not None and min(a.ndim, b.ndim) >= 2 and max(a.ndim, b.ndim) > 2:
+            return _split(a, b, out, macs)
         return numpy.matmul(a, b, out=out)
+    return _single(a, b, out)
+
+
+def _single(a: numpy.ndarray, b: numpy.ndarray, out: Any) -> numpy.ndarray:
+    """numpy.matmul with OpenBLAS limited to the calling thread."""
     previous = _swap(1)
     try:
         return numpy.matmul(a, b, out=out)
     finally:
         _swap(previous)
+
+
+def _split(a: numpy.ndarray, b: numpy.ndarray, out: Any, macs: int) -> numpy.ndarray:
+    """A stack of small products split along its first axis over OpenBLAS's thread count of Python threads, each
+    part single-threaded; plain numpy.matmul where the products are large or the stack too short."""
+    global _pool
+    ndim = max(a.ndim, b.ndim)
+    batch = numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    count = batch[0]
+    threads = min(_threads(), count)
+    if threads < 2 or macs // math.prod(batch) >= SMALL_MACS:
+        return numpy.matmul(a, b, out=out)
+    shape = batch + (a.shape[-2], b.shape[-1])
+    if out is None:
+        out = numpy.empty(shape, numpy.result_type(a, b))
+    split_a, split_b = a.ndim == ndim and a.shape[0] > 1, b.ndim == ndim and b.shape[0] > 1
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="dagrad-blas")
+    bounds = [count * i // threads for i in range(threads + 1)]
+    parts = [(a[lo:hi] if split_a else a, b[lo:hi] if split_b else b, out[lo:hi]) for lo, hi in zip(bounds, bounds[1:])]
+    previous = _swap(1)  # one setting for all the parts: the pthreads builds' "local" setter is process-wide
+    try:
+        futures = [_pool.submit(numpy.matmul, pa, pb, out=po) for pa, pb, po in parts[1:]]
+        numpy.matmul(*parts[0][:2], out=parts[0][2])
+        for f in futures:
+            f.result()
+    finally:
+        _swap(previous)
+    return out
