@@ -185,3 +185,15 @@ def test_resnet_downsampling_takes_the_stride2_kernel(monkeypatch):
     dg.nn.Conv2d(16, 32, 3, stride=(2, 1), padding=1)(dg.randn(2, 16, 8, 8)).sum().backward()
     dg.nn.Conv2d(16, 32, 5, stride=2, padding=2)(dg.randn(2, 16, 8, 8)).sum().backward()
     assert len(calls) == 1
+
+
+def test_stacks_share_the_images_out_evenly_between_threads(monkeypatch):
+    forward, weight_grad, _ = _direct_conv.kernels()
+    monkeypatch.setattr(_direct_conv, "_kernels", (forward, weight_grad, lambda: 2))
+    assert _direct_conv._group(64, 8 * 9) == 8  # ResNet-20's 8x8 stage at batch 64: 4 stacks of 8 per thread, not 9s
+    assert _direct_conv._group(1024, 8 * 9) == 9
+    assert _direct_conv._group(64, 32 * 33) == 1 and _direct_conv._group(1, 72) == 1
+    for n in range(1, 80):
+        for plane in (20, 72, 140, 272, 700):
+            g = _direct_conv._group(n, plane)
+            assert 1 <= g <= max(1, -(-_direct_conv.SPAN // plane)) and g <= -(-n // 2)
