@@ -34,7 +34,7 @@ from dagrad.autograd.grad_mode import state
 from dagrad.autograd.tensor import Tensor, _make
 from dagrad.backend import namespace
 from dagrad.errors import ArgumentError, DtypeError, ShapeError
-from dagrad.ops import _direct_conv
+from dagrad.ops import _direct_conv, _winograd
 from dagrad.ops._util import tsum
 from dagrad.ops.sampling import arr
 
@@ -384,6 +384,8 @@ def _conv(x, w, b, stride, padding, dilation, groups):
     c, o, k = x.shape[1], w.shape[0], w.shape[2:]
     if _dense(x.shape[2:], k, padding, dilation, groups):
         return _dense_conv(x, w, b)
+    if len(k) == 2 and stride == dilation == (1, 1) and groups == 1 and _winograd.suits(x, w, padding):
+        return _winograd.conv2d(x, w, b, padding)
     if _direct(x, w, stride, padding, dilation, groups, c * prod(k), k[-1]):
         return _direct_conv.conv2d(x, w, b, padding)
     spad = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], padding))

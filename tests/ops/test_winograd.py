@@ -1,0 +1,77 @@
+"""Winograd's F(4x4, 3x3) path equals the direct convolution (rounding apart), and is taken where it should be."""
+
+import numpy as np
+import pytest
+
+import dagrad as dg
+import dagrad.nn.functional as F
+from dagrad.ops import _direct_conv, _winograd
+
+pytest.importorskip("numba")
+if not _direct_conv.ENABLED:
+    pytest.skip("DAGRAD_NUMBA=0 turns the kernels off", allow_module_level=True)
+
+CASES = [  # (N, C, O, H, W, padding ((top, bottom), (left, right)))
+    (3, 8, 5, 8, 8, ((1, 1), (1, 1))),
+    (2, 6, 7, 9, 7, ((1, 1), (1, 1))),  # output not a multiple of the 4x4 tile: partial tiles cropped
+    (2, 5, 4, 6, 11, ((2, 1), (0, 2))),  # unequal padding
+    (2, 3, 3, 5, 6, ((0, 0), (0, 0))),
+    (70, 3, 66, 4, 4, ((1, 1), (1, 1))),  # lanes (images x channels) past one block of the kernels
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
+@pytest.mark.parametrize("chunk", [1 << 20, 3000])  # one chunk; a chunk per image or two
+def test_winograd_equals_the_direct_kernels(case, chunk, monkeypatch):
+    monkeypatch.setattr(_winograd, "CHUNK_BYTES", chunk)
+    n, c, o, h, w, padding = case
+    rng = np.random.default_rng(4)
+    x, wt, b = rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, 3, 3)), rng.standard_normal(o)
+    want = _direct_conv.conv2d(x, wt, b, padding)
+    got = _winograd.conv2d(x, wt, b, padding)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
+    got32 = _winograd.conv2d(x.astype(np.float32), wt.astype(np.float32), None, padding)
+    want -= b[:, None, None]
+    assert got32.dtype == np.float32
+    np.testing.assert_allclose(got32, want, rtol=0, atol=2e-5 * np.abs(want).max())
+
+
+def test_wide_convolutions_on_large_batches_take_winograd(monkeypatch):
+    calls = []
+    real = _winograd.conv2d
+    monkeypatch.setattr(_winograd, "conv2d", lambda *a: calls.append(a[0].shape) or real(*a))
+    conv = dg.nn.Conv2d(64, 64, 3, padding=1)
+    xin = dg.randn(512, 64, 8, 8)
+    with dg.no_grad():
+        big = conv(xin)  # 32,768 output positions
+        conv(dg.randn(64, 64, 8, 8))  # a training batch: the direct kernels
+        dg.nn.Conv2d(32, 32, 3, padding=1)(dg.randn(512, 32, 8, 8))  # 32 channels: the direct kernels
+        dg.nn.Conv2d(64, 64, 3, stride=2, padding=1)(dg.randn(512, 64, 16, 16))  # strided: not this path
+    assert calls == [(512, 64, 8, 8)]
+    monkeypatch.setattr(_winograd, "MIN_POSITIONS", 10**12)
+    with dg.no_grad():
+        direct = conv(xin)
+    assert len(calls) == 1
+    np.testing.assert_allclose(big.numpy(), direct.numpy(), rtol=0, atol=2e-5 * np.abs(direct.numpy()).max())
+
+
+def test_gradients_through_a_winograd_forward_match_the_direct_path(monkeypatch):
+    rng = np.random.default_rng(5)
+    x0, w0 = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+
+    def run():
+        x, w = dg.tensor(x0, requires_grad=True), dg.tensor(w0, requires_grad=True)
+        y = F.conv2d(x, w, padding=1)
+        (y * y).sum().backward()
+        return y.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+
+    want = run()
+    monkeypatch.setattr(_winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(_winograd, "MIN_POSITIONS", 1)
+    calls = []
+    real = _winograd.conv2d
+    monkeypatch.setattr(_winograd, "conv2d", lambda *a: calls.append(1) or real(*a))
+    for got, ref in zip(run(), want):
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
+    assert calls == [1]
