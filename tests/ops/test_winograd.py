@@ -46,7 +46,7 @@ def test_wide_convolutions_on_large_batches_take_winograd(monkeypatch):
     with dg.no_grad():
         big = conv(xin)  # 32,768 output positions
         conv(dg.randn(64, 64, 8, 8))  # a training batch: the direct kernels
-        dg.nn.Conv2d(32, 32, 3, padding=1)(dg.randn(512, 32, 8, 8))  # 32 channels: the direct kernels
+        dg.nn.Conv2d(16, 16, 3, padding=1)(dg.randn(512, 16, 8, 8))  # 16 channels: the direct kernels
         dg.nn.Conv2d(64, 64, 3, stride=2, padding=1)(dg.randn(512, 64, 16, 16))  # strided: not this path
     assert calls == [(512, 64, 8, 8)]
     monkeypatch.setattr(_winograd, "MIN_POSITIONS", 10**12)

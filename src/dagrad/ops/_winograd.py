@@ -3,12 +3,13 @@ each 4x4 output tile costs 36 products per channel pair instead of 144, the prod
 
 Per chunk of CHUNK_BYTES of transformed input: V = B^T d B of every 6x6 input window (numba, dagrad.ops.
 _winograd_kernels), M[xi] = V[xi] @ U[xi] for the 36 transform positions xi with U = G g G^T the transformed
-weights (dagrad.blas.matmul, its stack split over the threads), then y = A^T M A + bias. Measured at ResNet-20's
-64-channel stage at batch 1024 (8x8 planes, where the direct kernels drop a fifth of each grid): 21 against 37 ms
-per convolution; at batch 64 both take ~3 ms, and with 32 or 16 channels the direct kernels win or tie, so
-`suits` asks for at least MIN_CHANNELS channels each way and MIN_POSITIONS output positions. The result differs
-from the direct sum by rounding only (float32: ~1e-5 of the largest output). This module imports NumPy directly,
-as the kernels take NumPy arrays."""
+weights (dagrad.blas.matmul, its stack split over the threads), then y = A^T M A + bias. Measured on ResNet-20's
+stages at batch 1024: 64 channels on 8x8 planes (where the direct kernels drop a fifth of each grid) 20 against
+39 ms per convolution, 32 channels on 16x16 29 against 37 ms; with 16 channels the direct kernels are twice as
+fast (GEMMs with K = 16 run at half speed), and at batch 64 the two tie at ~2-3 ms, so `suits` asks for at least
+MIN_CHANNELS channels each way and MIN_POSITIONS output positions. The result differs from the direct sum by
+rounding only (float32: ~1e-5 of the largest output). This module imports NumPy directly, as the kernels take
+NumPy arrays."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ import numpy
 from dagrad import blas
 from dagrad.ops import _direct_conv
 
-MIN_CHANNELS = 64
+MIN_CHANNELS = 32
 MIN_POSITIONS = 1 << 15  # N * H_out * W_out
-CHUNK_BYTES = 1 << 20  # transformed input per chunk: 0.5-2 MB measured alike, 4 MB slower (out of cache)
+CHUNK_BYTES = 2 << 20  # transformed input per chunk: 1-2 MB best at 64 channels, 2 MB at 32; 4 MB slower (out of cache)
 
 # G of F(4x4, 3x3): U = G g G^T maps a 3x3 kernel to its 6x6 transform.
 _G = numpy.array(
