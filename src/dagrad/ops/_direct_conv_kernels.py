@@ -262,44 +262,41 @@ def _pair_dots3(ga, gb, xp, part, oi, c, kh, wp, span):
 
 
 @njit(inline="always", fastmath=True)
+def quad_row(ga, gb, gc, gd, xs0, xs1, xs2, part, oi, ci, ki, span):
+    """part[oi:oi+4, ci, ki, 0:3] += the dot products of four output-gradient rows with three input rows (a kernel
+    row's taps): twelve sums in registers, each load of the input feeding four."""
+    s0 = s1 = s2 = t0 = t1 = t2 = u0 = u1 = u2 = v0 = v1 = v2 = xs0.dtype.type(0)
+    for p in range(span):
+        x0, x1, x2 = xs0[p], xs1[p], xs2[p]
+        a, b, e, f = ga[p], gb[p], gc[p], gd[p]
+        s0 += a * x0
+        s1 += a * x1
+        s2 += a * x2
+        t0 += b * x0
+        t1 += b * x1
+        t2 += b * x2
+        u0 += e * x0
+        u1 += e * x1
+        u2 += e * x2
+        v0 += f * x0
+        v1 += f * x1
+        v2 += f * x2
+    for q, (w0, w1, w2) in enumerate(((s0, s1, s2), (t0, t1, t2), (u0, u1, u2), (v0, v1, v2))):
+        r = part[oi + q, ci, ki]
+        r[0] += w0
+        r[1] += w1
+        r[2] += w2
+
+
+@njit(inline="always", fastmath=True)
 def _quad_dots3(ga, gb, gc, gd, xp, part, oi, c, kh, wp, span):
-    """part[oi:oi+4] += the 3-wide dot products of four output-gradient rows with every shifted input row: twelve
-    sums in registers, each load of the input feeding four (3x3 weight gradients 14-26% faster than two rows)."""
+    """part[oi:oi+4] += the 3-wide dot products of four output-gradient rows with every shifted input row (3x3
+    weight gradients 14-26% faster than two rows per pass)."""
     for ci in range(c):
         for ki in range(kh):
-            xs = xp[ci, ki * wp : ki * wp + span + 3]
-            s0 = s1 = s2 = t0 = t1 = t2 = u0 = u1 = u2 = v0 = v1 = v2 = xp.dtype.type(0)
-            for p in range(span):
-                x0, x1, x2 = xs[p], xs[p + 1], xs[p + 2]
-                a, b, e, f = ga[p], gb[p], gc[p], gd[p]
-                s0 += a * x0
-                s1 += a * x1
-                s2 += a * x2
-                t0 += b * x0
-                t1 += b * x1
-                t2 += b * x2
-                u0 += e * x0
-                u1 += e * x1
-                u2 += e * x2
-                v0 += f * x0
-                v1 += f * x1
-                v2 += f * x2
-            r = part[oi, ci, ki]
-            r[0] += s0
-            r[1] += s1
-            r[2] += s2
-            r = part[oi + 1, ci, ki]
-            r[0] += t0
-            r[1] += t1
-            r[2] += t2
-            r = part[oi + 2, ci, ki]
-            r[0] += u0
-            r[1] += u1
-            r[2] += u2
-            r = part[oi + 3, ci, ki]
-            r[0] += v0
-            r[1] += v1
-            r[2] += v2
+            x0 = ki * wp
+            quad_row(ga, gb, gc, gd, xp[ci, x0 : x0 + span], xp[ci, x0 + 1 : x0 + 1 + span],
+                     xp[ci, x0 + 2 : x0 + 2 + span], part, oi, ci, ki, span)  # fmt: skip
 
 
 @njit(parallel=True, fastmath=True, cache=True)

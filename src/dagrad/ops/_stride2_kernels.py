@@ -9,6 +9,8 @@ im2col + GEMM first writes the input out nine times. Used by dagrad.ops._direct_
 import numpy
 from numba import njit, prange
 
+from dagrad.ops._direct_conv_kernels import quad_row
+
 __all__ = ["weight_grad"]
 
 
@@ -30,43 +32,6 @@ def split(x, s, top, left, hq, wq, row0, out):
                     last = min(wq, (w - 1 - b + left) // 2 + 1)
                     for v in range(first, last):
                         dst[v] = src[2 * v + b - left]
-
-
-@njit(inline="always", fastmath=True)
-def _quad_row(ga, gb, gc, gd, xs0, xs1, xs2, part, oi, ci, ki, span):
-    """part[oi:oi+4, ci, ki] += the dot products of four output-gradient rows with the three taps' input rows."""
-    s0 = s1 = s2 = t0 = t1 = t2 = u0 = u1 = u2 = v0 = v1 = v2 = xs0.dtype.type(0)
-    for p in range(span):
-        x0, x1, x2 = xs0[p], xs1[p], xs2[p]
-        a, b, e, f = ga[p], gb[p], gc[p], gd[p]
-        s0 += a * x0
-        s1 += a * x1
-        s2 += a * x2
-        t0 += b * x0
-        t1 += b * x1
-        t2 += b * x2
-        u0 += e * x0
-        u1 += e * x1
-        u2 += e * x2
-        v0 += f * x0
-        v1 += f * x1
-        v2 += f * x2
-    r = part[oi, ci, ki]
-    r[0] += s0
-    r[1] += s1
-    r[2] += s2
-    r = part[oi + 1, ci, ki]
-    r[0] += t0
-    r[1] += t1
-    r[2] += t2
-    r = part[oi + 2, ci, ki]
-    r[0] += u0
-    r[1] += u1
-    r[2] += u2
-    r = part[oi + 3, ci, ki]
-    r[0] += v0
-    r[1] += v1
-    r[2] += v2
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -100,7 +65,7 @@ def weight_grad(x, g, top, left, hq, wq, parts, gw, group):
                     xs2 = ph[ci, 2 * a, sh + 1 : sh + 1 + span]
                     oi = 0
                     while oi + 4 <= o:
-                        _quad_row(gg[oi], gg[oi + 1], gg[oi + 2], gg[oi + 3], xs0, xs1, xs2, part, oi, ci, ki, span)
+                        quad_row(gg[oi], gg[oi + 1], gg[oi + 2], gg[oi + 3], xs0, xs1, xs2, part, oi, ci, ki, span)
                         oi += 4
                     while oi < o:
                         ga = gg[oi]
