@@ -354,3 +354,15 @@ def test_inplace_results_that_do_not_fit_take_the_copying_path():
     y = dg.zeros(3, requires_grad=True) * 1.0
     with pytest.raises(dg.ShapeError, match="add_"):
         y += dg.ones(2, 3)
+
+
+def test_tracked_iadd_of_an_overlapping_view_matches_torch():
+    a, ta = _f64(6, seed=3)
+    results = []
+    for x in (a, ta):
+        h = x * 2.0
+        h += h.flip(0)  # the other operand reads the array being written
+        (h * h).sum().backward()
+        results.append(h.detach().numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
+    np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), rtol=1e-12)

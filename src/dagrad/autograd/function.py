@@ -252,12 +252,13 @@ def _forward_mode(node: Function, inputs: tuple, out: Tensor, track: bool) -> No
 
 def _fits(target: Tensor, inputs: tuple) -> bool:
     """Whether an elementwise op's result on (target, *inputs) has target's shape and dtype, so that its forward
-    can write straight into target's array (Function.writes_input): the other inputs are tensors of target's dtype
-    whose shapes broadcast to target's, or numbers of target's kind."""
+    can write straight into target's array (Function.writes_input): the other inputs are NumPy tensors (whose
+    ufuncs buffer an input that overlaps the output) of target's dtype whose shapes broadcast to target's, or
+    numbers of target's kind."""
     kind = target.data.dtype.kind
     for x in inputs:
         if isinstance(x, Tensor):
-            if x.dtype != target.dtype or x.ndim > target.ndim:
+            if type(x.data) is not _ndarray or x.dtype != target.dtype or x.ndim > target.ndim:
                 return False
             if any(a != b and a != 1 for a, b in zip(x.shape[::-1], target.shape[::-1])):
                 return False
