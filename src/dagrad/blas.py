@@ -13,10 +13,10 @@ every thread as before. Without OpenBLAS (MKL, Accelerate, CuPy arrays) it is pl
 DAGRAD_BLAS_SMALL=0.
 
 A stack of small GEMMs (a convolution's per-image products) is another case: NumPy calls OpenBLAS once per matrix,
-and OpenBLAS runs each small one on a single thread, so the whole stack used one core. Where OpenBLAS has a
-per-thread setter, `matmul` splits such a stack (each product below SMALL_MACS, together at least SPLIT_MACS)
-along its first axis over as many Python threads as OpenBLAS may use, each running its share single-threaded:
-ResNet-20's stride-2 convolutions at batch 1024 (1024 products of 32x144 by 144x256) 38.8 -> 20.4 ms.
+and OpenBLAS runs each small one on a single thread, so the whole stack used one core. Where multi-threaded GEMMs
+are allowed, `matmul` splits such a stack (each product below SMALL_MACS, together at least SPLIT_MACS) along its
+first axis over as many Python threads as OpenBLAS may use, with OpenBLAS set to one thread meanwhile: ResNet-20's
+stride-2 convolutions at batch 1024 (1024 products of 32x144 by 144x256) 38.8 -> 20.4 ms.
 """
 
 from __future__ import annotations

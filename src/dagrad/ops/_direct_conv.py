@@ -171,15 +171,20 @@ def conv2d_input_grad(g: numpy.ndarray, w: numpy.ndarray, padding: tuple) -> num
 
 def conv2d_weight_grad(x: numpy.ndarray, g: numpy.ndarray, kernel: tuple, padding: tuple) -> numpy.ndarray:
     """The weight gradient of conv2d: x (N, C, H, W), g (N, O, H_out, W_out) -> (O, C, kh, kw)."""
-    _, weight_grad, threads = kernels()
     (top, bottom), (left, right) = padding
     kh, kw = kernel
     hp, wp = x.shape[2] + top + bottom, _row_width(x.shape[3], left, right, kw)
+    return _summed(kernels()[1], x, g, kernel, g.shape[2] * wp, kh, kw, top, left, hp, wp)
+
+
+def _summed(kernel: Any, x: numpy.ndarray, g: numpy.ndarray, size: tuple, plane: int, *args: Any) -> numpy.ndarray:
+    """Run a weight-gradient kernel(x, g, *args, parts, gw, group), which leaves one partial sum per thread's slice
+    of the batch in parts (T, O, C, *size) and their sum in gw (O, C, *size); `plane` output positions per image."""
     o, c = g.shape[1], x.shape[1]
-    parts = numpy.empty((max(1, min(threads(), x.shape[0])), o, c, kh, kw), x.dtype)
-    gw = numpy.zeros((o, c, kh, kw), x.dtype)
+    parts = numpy.empty((max(1, min(kernels()[2](), x.shape[0])), o, c, *size), x.dtype)
+    gw = numpy.zeros((o, c, *size), x.dtype)
     x, g = numpy.ascontiguousarray(x), numpy.ascontiguousarray(g)
-    run(weight_grad, x, g, kh, kw, top, left, hp, wp, parts, gw, _group(x.shape[0], g.shape[2] * wp))
+    run(kernel, x, g, *args, parts, gw, _group(x.shape[0], plane))
     return gw
 
 
@@ -193,11 +198,6 @@ def _phase_grid(size: tuple, padding: tuple) -> tuple[int, int]:
 def conv2d_stride2_weight_grad(x: numpy.ndarray, g: numpy.ndarray, padding: tuple) -> numpy.ndarray:
     """The weight gradient of a 3x3 stride-2 convolution (dagrad.ops._stride2_kernels): x (N, C, H, W), g (N, O,
     H_out, W_out), padding ((top, bottom), (left, right)) >= 0 -> (O, C, 3, 3)."""
-    weight_grad = companion("_stride2_kernels").weight_grad
     hq, wq = _phase_grid(x.shape[2:], padding)
-    o, c = g.shape[1], x.shape[1]
-    parts = numpy.empty((max(1, min(kernels()[2](), x.shape[0])), o, c, 3, 3), x.dtype)
-    gw = numpy.zeros((o, c, 3, 3), x.dtype)
-    x, g = numpy.ascontiguousarray(x), numpy.ascontiguousarray(g)
-    run(weight_grad, x, g, padding[0][0], padding[1][0], hq, wq, parts, gw, _group(x.shape[0], hq * wq))
-    return gw
+    weight_grad = companion("_stride2_kernels").weight_grad
+    return _summed(weight_grad, x, g, (3, 3), hq * wq, padding[0][0], padding[1][0], hq, wq)

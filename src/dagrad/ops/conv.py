@@ -368,15 +368,7 @@ def _direct(a, w, stride: tuple, padding: tuple, dilation: tuple, groups: int, t
 def _stride2(x, g, k: tuple, stride: tuple, padding: tuple, dilation: tuple, groups: int) -> bool:
     """Whether the numba kernel takes this weight gradient: a 3x3 stride-2 convolution (ResNet's downsampling; 3-4x
     faster than im2col + GEMM at ResNet-20's sizes), padding >= 0, at most MAX_TAPS taps, NumPy float arrays."""
-    return (
-        k == (3, 3)
-        and stride == (2, 2)
-        and dilation == (1, 1)
-        and groups == 1
-        and min(min(p) for p in padding) >= 0
-        and x.shape[1] * 9 <= _direct_conv.MAX_TAPS
-        and _direct_conv.usable(x, g)
-    )
+    return k == (3, 3) and stride == (2, 2) and _direct(x, g, (1, 1), padding, dilation, groups, x.shape[1] * 9, 3)
 
 
 def _conv(x, w, b, stride, padding, dilation, groups):

@@ -199,8 +199,8 @@ class BatchNorm(_Norm):
         self.sview = self.aview = _affine_view(n, c, s)
         self.saxes, self.pshape, self.eps, self.fixed = self.paxes(), (c,), eps, not training
         xs, wv = x.reshape(self.sview), self.wview()
-        jit = _jit(x, s) if training else None
-        if jit is not None:
+        jit = _jit(x, s)
+        if training and jit is not None:
             xp, count = namespace(x), n * s
             xs = xp.ascontiguousarray(x).reshape(n, c, s)
             y, (mean, var, invstd) = xp.empty((n, c, s), x.dtype), xp.empty((3, c), x.dtype)
@@ -225,7 +225,6 @@ class BatchNorm(_Norm):
             shift = -mean * scale
             if bias is not None:
                 shift += bias
-            jit = _jit(x, s)
             if jit is not None:
                 xp = namespace(x)
                 y = xp.empty((n, c, s), x.dtype)
