@@ -69,6 +69,27 @@ def test_finds_numpys_openblas_when_it_is_loaded():
     assert blas._swap(previous) == 1
 
 
+def test_one_thread_limits_openblas_and_restores_the_count(swaps):
+    with blas.one_thread():
+        assert swaps == [1]
+    assert swaps == [1, 2]
+    with pytest.raises(RuntimeError), blas.one_thread():
+        raise RuntimeError("a kernel failed")
+    assert swaps == [1, 2, 1, 2]
+
+
+def test_gemm_addresses_are_numpys_ilp64_cblas_gemms():
+    if blas._lib is None:
+        pytest.skip("numpy is not built on OpenBLAS here")
+    for dtype in (np.float32, np.float64):
+        address = blas.gemm_address(dtype)
+        if address is None:
+            pytest.skip("this OpenBLAS has no 64-bit-integer cblas GEMM")
+        assert isinstance(address, int) and address > 0
+    assert blas.gemm_address(np.float32) != blas.gemm_address(np.float64)
+    assert blas.gemm_address(np.int64) is None and blas.gemm_address(np.complex64) is None
+
+
 STACKS = [  # (a, b): 64 products of 1.2M multiply-adds each, 75M in all
     ((1, 32, 144), (64, 1, 144, 256)),  # a convolution's per-image GEMMs: b split, a broadcast
     ((64, 32, 144), (144, 256)),  # a split, b broadcast

@@ -26,8 +26,9 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy
@@ -39,39 +40,6 @@ SHARED_MACS = 1 << 27  # the same while numba's kernels are in use
 WINDOW = 1.0  # seconds after a numba kernel during which SHARED_MACS applies
 SPLIT_MACS = 1 << 24  # multiply-adds from which a stack of small GEMMs is split over threads
 _kernels_at = -WINDOW
-
-
-def _openblas() -> tuple[Callable[[int], int] | None, Callable[[], int] | None]:
-    """(swap, threads) for the OpenBLAS that numpy loaded (found in /proc/self/maps): a function setting its
-    thread count and returning the previous one (`openblas_set_num_threads_local`, which the pthreads builds
-    implement as the process-wide setter), and one returning the count; Nones elsewhere."""
-    if not sys.platform.startswith("linux") or os.environ.get("DAGRAD_BLAS_SMALL", "1") == "0":
-        return None, None
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "openblas" in line.rsplit("/", 1)[-1]}
-    except OSError:
-        return None, None
-    for path in sorted(paths, key=lambda p: ("numpy" not in p, p)):  # numpy's own first (SciPy may bring one)
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        getters = (getattr(lib, f"{p}openblas_get_num_threads{s}", None) for p, s in _NAMES)
-        getter = next((g for g in getters if g is not None), None)
-        if getter is None:
-            continue
-        getter.restype = ctypes.c_int
-        local = getattr(lib, "openblas_set_num_threads_local", None)
-        if local is not None:
-            local.argtypes, local.restype = [ctypes.c_int], ctypes.c_int
-            return local, getter
-        setters = (getattr(lib, f"{p}openblas_set_num_threads{s}", None) for p, s in _NAMES)
-        setter = next((f for f in setters if f is not None), None)
-        if setter is not None:
-            setter.argtypes, setter.restype = [ctypes.c_int], None
-            return _global_setter(setter, getter), getter
-    return None, None
 
 
 _NAMES = (("scipy_", "64_"), ("", "64_"), ("", ""))  # symbol prefixes and suffixes of OpenBLAS builds
@@ -88,7 +56,62 @@ def _global_setter(setter: Any, getter: Any) -> Callable[[int], int]:
     return swap
 
 
-_swap, _threads = _openblas()
+def _library() -> Any:
+    """The OpenBLAS that numpy loaded (found in /proc/self/maps; numpy's own before one SciPy may bring), as a
+    ctypes library; None off Linux, under DAGRAD_BLAS_SMALL=0 or where numpy uses another BLAS."""
+    if not sys.platform.startswith("linux") or os.environ.get("DAGRAD_BLAS_SMALL", "1") == "0":
+        return None
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.rsplit("/", 1)[-1]}
+    except OSError:
+        return None
+    for path in sorted(paths, key=lambda p: ("numpy" not in p, p)):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        if any(hasattr(lib, f"{p}openblas_get_num_threads{s}") for p, s in _NAMES):
+            return lib
+    return None
+
+
+def _openblas(lib: Any) -> tuple[Callable[[int], int] | None, Callable[[], int] | None]:
+    """(swap, threads) for that OpenBLAS: a function setting its thread count and returning the previous one
+    (`openblas_set_num_threads_local`, which the pthreads builds implement as the process-wide setter), and one
+    returning the count; Nones without it."""
+    if lib is None:
+        return None, None
+    getter = next(g for g in (getattr(lib, f"{p}openblas_get_num_threads{s}", None) for p, s in _NAMES) if g)
+    getter.restype = ctypes.c_int
+    local = getattr(lib, "openblas_set_num_threads_local", None)
+    if local is not None:
+        local.argtypes, local.restype = [ctypes.c_int], ctypes.c_int
+        return local, getter
+    setters = (getattr(lib, f"{p}openblas_set_num_threads{s}", None) for p, s in _NAMES)
+    setter = next((f for f in setters if f is not None), None)
+    if setter is None:
+        return None, None
+    setter.argtypes, setter.restype = [ctypes.c_int], None
+    return _global_setter(setter, getter), getter
+
+
+def _gemms(lib: Any) -> dict[Any, int]:
+    """Addresses of that OpenBLAS's cblas_sgemm and cblas_dgemm with 64-bit integers (numpy's own builds since
+    2.0: scipy_cblas_sgemm64_), by dtype; empty where it has none (32-bit integer builds are not called)."""
+    found = {}
+    for dtype, name in ((numpy.dtype(numpy.float32), "sgemm"), (numpy.dtype(numpy.float64), "dgemm")):
+        for prefix, suffix in _NAMES[:2]:
+            f = getattr(lib, f"{prefix}cblas_{name}{suffix}", None) if lib is not None else None
+            if f is not None:
+                found[dtype] = ctypes.cast(f, ctypes.c_void_p).value
+                break
+    return found
+
+
+_lib = _library()
+_swap, _threads = _openblas(_lib)
+_gemm_at = _gemms(_lib) if _swap is not None else {}
 _pool: ThreadPoolExecutor | None = None  # the workers of split stacks, started on first use
 
 
@@ -124,6 +147,25 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
             return _split(a, b, out, macs)
         return numpy.matmul(a, b, out=out)
     return _single(a, b, out)
+
+
+def gemm_address(dtype: Any) -> int | None:
+    """The address of cblas_sgemm / cblas_dgemm (row-major, 64-bit integers) in the OpenBLAS numpy uses, for numba
+    kernels that multiply on their own threads (dagrad.ops._cblas) inside `one_thread()`; None for other dtypes
+    and where numpy uses another BLAS."""
+    return _gemm_at.get(numpy.dtype(dtype))
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """OpenBLAS limited to one thread meanwhile (process-wide in its pthreads builds): for kernels whose threads
+    each call the GEMM at `gemm_address`, which would otherwise queue for OpenBLAS's own workers."""
+    previous = _swap(1) if _swap is not None else None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            _swap(previous)
 
 
 def _single(a: numpy.ndarray, b: numpy.ndarray, out: Any) -> numpy.ndarray:

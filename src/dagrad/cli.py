@@ -209,10 +209,12 @@ def _kernels() -> str:
         layer = os.environ.get("NUMBA_THREADING_LAYER")
         order = os.environ.get("NUMBA_THREADING_LAYER_PRIORITY", "numba's default order")
         threading = f"threading layer {layer}" if layer else f"threading layers tried: {order}"
-        where = f"numba direct and Winograd convolutions, batch norm, ReLU, 2x2 max-pooling ({threading})"
+        where = f"numba direct, stride-2 and Winograd convolutions, batch norm, ReLU, 2x2 max-pooling ({threading})"
     gemms = "small GEMMs on one OpenBLAS thread" if blas._swap is not None else "GEMMs as the BLAS decides"
     if blas._threads is not None:
         gemms += ", stacks of them split over threads"
+    if blas.gemm_address("float32") is not None:
+        gemms += ", kernels call cblas GEMMs on their own threads"
     return f"{where}; {gemms}"
 
 

@@ -175,16 +175,87 @@ def test_stride2_weight_grad_kernel_equals_the_gemm_path(case, dtype, monkeypatc
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
-def test_resnet_downsampling_takes_the_stride2_kernel(monkeypatch):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_cblas_intrinsic_multiplies_strided_blocks_on_the_calling_thread(dtype):
+    from numba import njit
+
+    from dagrad import blas
+    from dagrad.ops._cblas import gemm
+
+    if blas.gemm_address(dtype) is None:
+        pytest.skip("numpy's BLAS has no 64-bit-integer cblas GEMM here")
+
+    @njit
+    def product(at, a, b, c, beta):  # c[:, 1:] = a[:, :k] @ b + beta * c[:, 1:], through row strides
+        m, k, n = a.shape[0], b.shape[0], b.shape[1]
+        gemm(at, m, n, k, a.ctypes.data, a.shape[1], b.ctypes.data, n, c[0, 1:].ctypes.data, c.shape[1], beta)
+
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((4, 9)).astype(dtype), rng.standard_normal((6, 5)).astype(dtype)
+    c = rng.standard_normal((4, 7)).astype(dtype)
+    want = c.copy()
+    want[:, 1:6] = a[:, :6] @ b + 2 * c[:, 1:6]
+    with blas.one_thread():
+        product(blas.gemm_address(dtype), a, b, c, dtype(2))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(c, want, rtol=tol, atol=tol)
+
+
+STRIDE2_FORWARD = STRIDE2 + [  # float32 rows of even width split as word pairs; odd widths and float64 one by one
+    (4, 16, 32, 32, 32, ((1, 1), (1, 1))),  # ResNet-20's first downsampling layer
+    (1, 3, 10, 12, 5, ((0, 2), (3, 1))),  # one image: the other threads get none; odd left padding
+    (2, 2, 5, 4, 3, ((2, 2), (2, 2))),  # padding wider than a tap reaches
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", STRIDE2_FORWARD, ids=[str(c) for c in STRIDE2_FORWARD])
+def test_stride2_forward_kernel_equals_the_gemm_path(case, dtype, monkeypatch):
+    from dagrad import blas
+    from dagrad.ops import conv
+
+    n, c, h, w, o, padding = case
+    if blas.gemm_address(dtype) is None:
+        pytest.skip("numpy's BLAS has no 64-bit-integer cblas GEMM here")
+    rng = np.random.default_rng(4)
+    x, wt = rng.standard_normal((n, c, h, w)).astype(dtype), rng.standard_normal((o, c, 3, 3)).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype)
     calls = []
-    fn = _direct_conv.conv2d_stride2_weight_grad
-    monkeypatch.setattr(_direct_conv, "conv2d_stride2_weight_grad", lambda *a: calls.append(a[2]) or fn(*a))
+    fn = _direct_conv.conv2d_stride2
+    monkeypatch.setattr(_direct_conv, "conv2d_stride2", lambda *a: calls.append(a[3]) or fn(*a))
+    got = [conv._conv(x, wt, bias, (2, 2), padding, (1, 1), 1) for bias in (b, None)]
+    assert calls == [padding, padding]
+    want = [conv._gemm_conv(x, wt, bias, (2, 2), padding, (1, 1), 1) for bias in (b, None)]
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    for g, r in zip(got, want):
+        assert g.shape == r.shape and g.dtype == dtype
+        np.testing.assert_allclose(g, r, rtol=tol, atol=tol)
+
+
+def test_without_a_cblas_gemm_the_stride2_forward_takes_im2col(monkeypatch):
+    from dagrad import blas
+
+    calls = []
+    monkeypatch.setattr(_direct_conv, "conv2d_stride2", lambda *a: calls.append(a))
+    monkeypatch.setattr(blas, "_gemm_at", {})
+    y = dg.nn.Conv2d(4, 6, 3, stride=2, padding=1)(dg.randn(2, 4, 9, 9))
+    assert y.shape == (2, 6, 5, 5) and calls == []
+
+
+def test_resnet_downsampling_takes_the_stride2_kernel(monkeypatch):
+    from dagrad import blas
+
+    calls = []
+    for name in ("conv2d_stride2", "conv2d_stride2_weight_grad"):
+        fn = getattr(_direct_conv, name)
+        monkeypatch.setattr(_direct_conv, name, lambda *a, fn=fn, name=name: calls.append(name) or fn(*a))
     conv = dg.nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False)
     conv(dg.randn(2, 16, 8, 8)).sum().backward()
-    assert calls == [((1, 1), (1, 1))] and conv.weight.grad.shape == (32, 16, 3, 3)
+    forward = ["conv2d_stride2"] if blas.gemm_address(np.float32) is not None else []
+    assert calls == forward + ["conv2d_stride2_weight_grad"] and conv.weight.grad.shape == (32, 16, 3, 3)
     dg.nn.Conv2d(16, 32, 3, stride=(2, 1), padding=1)(dg.randn(2, 16, 8, 8)).sum().backward()
     dg.nn.Conv2d(16, 32, 5, stride=2, padding=2)(dg.randn(2, 16, 8, 8)).sum().backward()
-    assert len(calls) == 1
+    assert len(calls) == len(forward) + 1
 
 
 def test_stacks_share_the_images_out_evenly_between_threads(monkeypatch):

@@ -195,6 +195,23 @@ def _phase_grid(size: tuple, padding: tuple) -> tuple[int, int]:
     return (size[0] + top + bottom - 3) // 2 + 2, (size[1] + left + right - 3) // 2 + 2
 
 
+def conv2d_stride2(x: numpy.ndarray, w: numpy.ndarray, b: numpy.ndarray | None, padding: tuple) -> numpy.ndarray:
+    """A 3x3 stride-2 convolution (dagrad.ops._stride2_kernels.forward): x (N, C, H, W), w (O, C, 3, 3), b (O,) or
+    None, padding ((top, bottom), (left, right)) >= 0 -> (N, O, H_out, W_out). Needs blas.gemm_address(x.dtype)."""
+    hq, wq = _phase_grid(x.shape[2:], padding)
+    o = w.shape[0]
+    y = numpy.empty((x.shape[0], o, hq - 1, wq - 1), x.dtype)
+    x = numpy.ascontiguousarray(x)
+    pairs = x.dtype == numpy.float32 and x.shape[3] % 2 == 0
+    xu = x.view(numpy.uint64) if pairs else numpy.empty((0, 0, 0, 0), numpy.uint64)
+    b = numpy.zeros(o, x.dtype) if b is None else numpy.ascontiguousarray(b, dtype=x.dtype)
+    w = numpy.ascontiguousarray(w, dtype=x.dtype).reshape(o, -1)
+    forward = companion("_stride2_kernels").forward
+    with blas.one_thread():
+        run(forward, x, xu, w, b, padding[0][0], padding[1][0], hq, wq, y, kernels()[2](), blas.gemm_address(x.dtype))
+    return y
+
+
 def conv2d_stride2_weight_grad(x: numpy.ndarray, g: numpy.ndarray, padding: tuple) -> numpy.ndarray:
     """The weight gradient of a 3x3 stride-2 convolution (dagrad.ops._stride2_kernels): x (N, C, H, W), g (N, O,
     H_out, W_out), padding ((top, bottom), (left, right)) >= 0 -> (O, C, 3, 3)."""

@@ -1,17 +1,19 @@
-"""numba kernel for the weight gradient of 3x3 stride-2 convolutions (ResNet's downsampling layers), on flat grids
-as the stride-1 kernels of dagrad.ops._direct_conv_kernels: every kernel tap a constant shift.
+"""numba kernels for 3x3 stride-2 convolutions (ResNet's downsampling layers), on flat grids as the stride-1 kernels
+of dagrad.ops._direct_conv_kernels: every kernel tap a constant shift.
 
 The padded input is split into its four phases P[a, b][u, v] = x_pad[2u + a, 2v + b] (`split`), each a flat grid of
-row width wq >= W_out + 1 on which the output gradient is laid out too; tap (ki, kj) then reads phase
-(ki % 2, kj % 2) shifted by (ki // 2) * wq + kj // 2, and the gradient is a set of contiguous dot products, where
-im2col + GEMM first writes the input out nine times. Used by dagrad.ops._direct_conv; this module imports numba."""
+row width wq >= W_out + 1; tap (ki, kj) then reads phase (ki % 2, kj % 2) shifted by (ki // 2) * wq + kj // 2. The
+weight gradient lays the output gradient out on that grid too and is a set of contiguous dot products, where
+im2col + GEMM first writes the input out nine times; the forward copies each tap's run into columns and multiplies
+them by the weights on the same thread (dagrad.ops._cblas). Used by dagrad.ops._direct_conv; imports numba."""
 
 import numpy
 from numba import njit, prange
 
+from dagrad.ops._cblas import gemm
 from dagrad.ops._direct_conv_kernels import quad_row
 
-__all__ = ["weight_grad"]
+__all__ = ["forward", "weight_grad"]
 
 
 @njit(inline="always", fastmath=True)
@@ -32,6 +34,62 @@ def split(x, s, top, left, hq, wq, row0, out):
                     last = min(wq, (w - 1 - b + left) // 2 + 1)
                     for v in range(first, last):
                         dst[v] = src[2 * v + b - left]
+
+
+@njit(inline="always", fastmath=True)
+def split_pairs(xu, s, top, left, wq, out):
+    """`split` at grid row 0 for float32 images of even width, moving whole words: xu is x (N, C, H, W) seen as
+    uint64 pairs (N, C, H, W / 2) and out the phases (C, 4, length) seen as uint32; the low half of pair m is
+    column 2m, the high half 2m + 1, so each row splits in one vectorised pass (2-3x faster than stride-2 reads)."""
+    h, half = xu.shape[2], xu.shape[3]
+    even, odd = left % 2, (left + 1) % 2  # the phase columns of columns 2m and 2m + 1
+    even_at, odd_at = left // 2, (left + 1) // 2  # their grid columns minus m
+    for ci in range(xu.shape[1]):
+        for r in range(h):
+            a, u = (r + top) % 2, (r + top) // 2
+            src = xu[s, ci, r]
+            low = out[ci, 2 * a + even, u * wq + even_at : u * wq + even_at + half]
+            high = out[ci, 2 * a + odd, u * wq + odd_at : u * wq + odd_at + half]
+            for m in range(half):
+                v = src[m]
+                low[m] = numpy.uint32(v & 0xFFFFFFFF)
+                high[m] = numpy.uint32(v >> 32)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def forward(x, xu, w, b, top, left, hq, wq, y, threads, gemm_at):
+    """y (N, O, H_out, W_out) = the stride-2 convolution of x (N, C, H, W) padded by (top, left) with w (O, C * 9)
+    plus b (O,). Each of `threads` slices of the batch, image by image: its phases (`split_pairs` on xu, x's rows
+    as uint64 pairs, when xu is not empty; else `split`), each tap's run copied into columns (C * 9, H_out * wq),
+    one GEMM with w by the cblas GEMM at gemm_at, and the columns past W_out dropped while adding b."""
+    n, c = x.shape[0], x.shape[1]
+    o, ho, wo = y.shape[1], y.shape[2], y.shape[3]
+    span, taps = ho * wq, c * 9
+    zero = x.dtype.type(0)
+    for t in prange(threads):
+        ph = numpy.zeros((c, 4, hq * wq + wq + 1), x.dtype)  # zero where no pixel lands: the padding
+        words = ph.reshape(ph.size).view(numpy.uint32).reshape((c, 4, -1))  # float32 only
+        cols = numpy.empty((taps, span), x.dtype)
+        prod = numpy.empty((o, span), x.dtype)
+        for s in range(t * n // threads, (t + 1) * n // threads):
+            if xu.shape[0]:
+                split_pairs(xu, s, top, left, wq, words)
+            else:
+                split(x, s, top, left, hq, wq, 0, ph)
+            for ci in range(c):
+                for ki in range(3):
+                    for kj in range(3):
+                        src = ph[ci, 2 * (ki % 2) + kj % 2, (ki // 2) * wq + kj // 2 :]
+                        dst = cols[ci * 9 + ki * 3 + kj]
+                        for p in range(span):
+                            dst[p] = src[p]
+            gemm(gemm_at, o, span, taps, w.ctypes.data, taps, cols.ctypes.data, span, prod.ctypes.data, span, zero)
+            for oi in range(o):
+                bias, row = b[oi], prod[oi]
+                for i in range(ho):
+                    out = y[s, oi, i]
+                    for j in range(wo):
+                        out[j] = row[i * wq + j] + bias
 
 
 @njit(parallel=True, fastmath=True, cache=True)
