@@ -37,18 +37,18 @@ def test_winograd_equals_the_direct_kernels(case, chunk, monkeypatch):
     np.testing.assert_allclose(got32, want, rtol=0, atol=2e-5 * np.abs(want).max())
 
 
-def test_wide_convolutions_on_large_batches_take_winograd(monkeypatch):
+def test_wide_convolutions_on_enough_positions_take_winograd(monkeypatch):
     calls = []
     real = _winograd.conv2d
     monkeypatch.setattr(_winograd, "conv2d", lambda *a: calls.append(a[0].shape) or real(*a))
     conv = dg.nn.Conv2d(64, 64, 3, padding=1)
-    xin = dg.randn(512, 64, 8, 8)
+    xin = dg.randn(64, 64, 8, 8)
     with dg.no_grad():
-        big = conv(xin)  # 32,768 output positions
-        conv(dg.randn(64, 64, 8, 8))  # a training batch: the direct kernels
-        dg.nn.Conv2d(16, 16, 3, padding=1)(dg.randn(512, 16, 8, 8))  # 16 channels: the direct kernels
-        dg.nn.Conv2d(64, 64, 3, stride=2, padding=1)(dg.randn(512, 64, 16, 16))  # strided: not this path
-    assert calls == [(512, 64, 8, 8)]
+        big = conv(xin)  # ResNet-20's third stage at batch 64: 4,096 output positions
+        conv(dg.randn(2, 64, 8, 8))  # 128 positions: the direct kernels
+        dg.nn.Conv2d(16, 16, 3, padding=1)(dg.randn(64, 16, 8, 8))  # 16 channels: the direct kernels
+        dg.nn.Conv2d(64, 64, 3, stride=2, padding=1)(dg.randn(64, 64, 16, 16))  # strided: not this path
+    assert calls == [(64, 64, 8, 8)]
     monkeypatch.setattr(_winograd, "MIN_POSITIONS", 10**12)
     with dg.no_grad():
         direct = conv(xin)
@@ -56,22 +56,37 @@ def test_wide_convolutions_on_large_batches_take_winograd(monkeypatch):
     np.testing.assert_allclose(big.numpy(), direct.numpy(), rtol=0, atol=2e-5 * np.abs(direct.numpy()).max())
 
 
-def test_gradients_through_a_winograd_forward_match_the_direct_path(monkeypatch):
+def _conv_and_grads(x0, w0, padding):
+    x, w = dg.tensor(x0, requires_grad=True), dg.tensor(w0, requires_grad=True)
+    y = F.conv2d(x, w, padding=padding)
+    (y * y).sum().backward()
+    return y.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+
+
+def test_gradients_through_winograd_match_the_direct_path(monkeypatch):
     rng = np.random.default_rng(5)
     x0, w0 = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
-
-    def run():
-        x, w = dg.tensor(x0, requires_grad=True), dg.tensor(w0, requires_grad=True)
-        y = F.conv2d(x, w, padding=1)
-        (y * y).sum().backward()
-        return y.detach().numpy(), x.grad.numpy(), w.grad.numpy()
-
-    want = run()
+    want = _conv_and_grads(x0, w0, 1)
     monkeypatch.setattr(_winograd, "MIN_CHANNELS", 1)
     monkeypatch.setattr(_winograd, "MIN_POSITIONS", 1)
     calls = []
     real = _winograd.conv2d
-    monkeypatch.setattr(_winograd, "conv2d", lambda *a: calls.append(1) or real(*a))
-    for got, ref in zip(run(), want):
+    monkeypatch.setattr(_winograd, "conv2d", lambda *a: calls.append(a[0].shape) or real(*a))
+    for got, ref in zip(_conv_and_grads(x0, w0, 1), want):
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
-    assert calls == [1]
+    assert calls == [(2, 3, 6, 6), (2, 4, 6, 6)]  # the forward, then the input gradient from g (N, O, H, W)
+
+
+@pytest.mark.parametrize("padding", [1, 0, 2])
+def test_a_wide_layers_input_gradient_takes_winograd(padding, monkeypatch):
+    rng = np.random.default_rng(6)
+    x0, w0 = rng.standard_normal((40, 32, 9, 7)), rng.standard_normal((33, 32, 3, 3))
+    calls = []
+    real = _winograd.conv2d
+    monkeypatch.setattr(_winograd, "conv2d", lambda *a: calls.append(a[3]) or real(*a))
+    got = _conv_and_grads(x0, w0, padding)
+    flip = (2 - padding, 2 - padding)
+    assert calls[-1] == (flip, flip) and len(calls) == (1 if padding == 0 else 2)  # 40 x 7x5 outputs: too few
+    monkeypatch.setattr(_winograd, "MIN_POSITIONS", 10**12)
+    for g, r in zip(got, _conv_and_grads(x0, w0, padding)):
+        np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-10)

@@ -400,6 +400,9 @@ def _conv_transpose(g, w, b, size, stride, padding, dilation, groups):
     full = tuple(m + kk - 1 - lo - hi for m, kk, (lo, hi) in zip(g.shape[2:], k, padding))
     inside = all(lo < kk and hi < kk for (lo, hi), kk in zip(padding, k))
     if inside and full == tuple(size) and _direct(g, w, stride, padding, dilation, groups, o * prod(k), k[-1]):
+        flip = tuple((kk - 1 - lo, kk - 1 - hi) for kk, (lo, hi) in zip(k, padding))
+        if _winograd.suits(g, w, flip):
+            return _winograd.conv2d(g, _flipped(w, 1), b, flip)
         gx = _direct_conv.conv2d_input_grad(g, w, padding)
         return gx if b is None else gx + b.reshape(-1, 1, 1)
     spad = tuple(n + d * (kk - 1) for n, kk, d in zip(size, k, dilation))
