@@ -52,7 +52,8 @@ def vgg_stack(nn: ModuleType, width: int = 64, size: int = 32) -> Any:
 def resnet20(nn: ModuleType) -> Any:
     """dagrad.models.resnet20() layer for layer: He et al.'s CIFAR ResNet-20 (three stages of three BasicBlocks,
     16, 32 and 64 channels) on (N, 3, 32, 32) -> (N, 10) logits. Option-A shortcuts: where a block halves the map
-    and doubles the channels, the shortcut keeps every second pixel and appends zero channels (no parameters)."""
+    and doubles the channels, the shortcut keeps every second pixel and appends zero channels (no parameters).
+    ReLUs and the shortcut's addition work in place, as in dagrad's blocks and torchvision's."""
     width = 16
     F = nn.functional
 
@@ -66,11 +67,12 @@ def resnet20(nn: ModuleType) -> Any:
             self.pad = c_out - c_in
 
         def forward(self, x: Any) -> Any:
-            out = F.relu(self.bn1(self.conv1(x)))
+            out = F.relu(self.bn1(self.conv1(x)), inplace=True)
             out = self.bn2(self.conv2(out))
             if self.pad:
                 x = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 0, self.pad))
-            return F.relu(out + x)
+            out += x
+            return F.relu(out, inplace=True)
 
     class ResNet(nn.Module):
         def __init__(self) -> None:
@@ -88,7 +90,7 @@ def resnet20(nn: ModuleType) -> Any:
             self.fc = nn.Linear(4 * width, 10)
 
         def forward(self, x: Any) -> Any:
-            x = F.relu(self.bn1(self.conv1(x)))
+            x = F.relu(self.bn1(self.conv1(x)), inplace=True)
             x = self.layer3(self.layer2(self.layer1(x)))
             return self.fc(self.avgpool(x).flatten(1))
 
