@@ -331,3 +331,32 @@ def test_vmap_over_weights():
     out = dg.func.vmap(lambda w: LSTMScan.apply(xw, h0, c0, w, reverse=True), in_dims=0)(ws)
     for j in range(3):
         np.testing.assert_allclose(out.data[j], LSTMScan.apply(xw, h0, c0, ws[j], reverse=True).data, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lstm_backward_kernel_equals_the_array_ops(dtype, monkeypatch):
+    from dagrad.ops import _direct_conv, rnn
+
+    if rnn._lstm_kernel(np.ones(1)) is None:
+        pytest.skip("numba is missing or disabled")
+    rng = np.random.default_rng(7)
+    lstm = LSTM(4, 6, num_layers=2, bidirectional=True).to(dtype)
+    x0, h0, c0 = (rng.standard_normal(s).astype(dtype) for s in ((5, 3, 4), (4, 3, 6), (4, 3, 6)))
+
+    def grads():
+        lstm.zero_grad()
+        x, h, c = (dg.tensor(a, requires_grad=True) for a in (x0, h0, c0))
+        out, (hn, cn) = lstm(x, (h, c))
+        ((out * out).sum() + (hn * cn).sum()).backward()
+        return [t.grad.numpy() for t in (x, h, c, *lstm.parameters())]
+
+    calls = []
+    kernel = rnn._rnn_jit.lstm_backward_gates
+    monkeypatch.setattr(rnn._rnn_jit, "lstm_backward_gates", lambda *a: calls.append(1) or kernel(*a))
+    got = grads()
+    assert len(calls) == 2 * 2 * 5  # layers x directions x steps
+    monkeypatch.setattr(rnn, "_rnn_jit", False)
+    assert _direct_conv.kernels() is not False and rnn._lstm_kernel(x0) is None
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for g, r in zip(got, grads()):
+        np.testing.assert_allclose(g, r, rtol=tol, atol=tol)

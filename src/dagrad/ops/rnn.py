@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from dagrad import backend
 from dagrad.autograd import engine
@@ -30,6 +31,7 @@ from dagrad.autograd.function import Function, Sample
 from dagrad.autograd.grad_mode import enable_grad, state
 from dagrad.autograd.tensor import Tensor, _make
 from dagrad.backend import namespace
+from dagrad.ops import _direct_conv
 from dagrad.ops.activation import relu, sigmoid
 from dagrad.ops.sampling import arr, away
 from dagrad.ops.shape import stack
@@ -71,6 +73,51 @@ def _weight_grad(d, hs, h0, reverse: bool):
     if len(d) > 1:
         w += d[later].reshape(-1, d.shape[-1]).T @ hs[prev].reshape(-1, hs.shape[-1])
     return w
+
+
+_rnn_jit: Any = None  # dagrad.ops._rnn_kernels once imported; False where numba is missing or disabled
+
+
+def _lstm_kernel(*arrays: Any) -> Any:
+    """The numba kernel for a step of the LSTM's backward when it can take these arrays (NumPy floats of one
+    dtype); else None."""
+    global _rnn_jit
+    if _rnn_jit is None:
+        _rnn_jit = _direct_conv.companion("_rnn_kernels")
+    return _rnn_jit.lstm_backward_gates if _rnn_jit is not False and _direct_conv.usable(*arrays) else None
+
+
+def _lstm_gates(a, tc, c_prev, g_out, dh, dc, d) -> None:
+    """One step back through the LSTM's gates with array ops (the fallback of dagrad.ops._rnn_kernels'
+    lstm_backward_gates, same arguments): dh += g_out; dc += dh o (1 - tanh(c)^2); d = the gate pre-activations'
+    gradients (B, 4H); dc *= f."""
+    xp, H = namespace(a), tc.shape[-1]
+    i, f, gg, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+    di, df, dg, do = d[:, :H], d[:, H : 2 * H], d[:, 2 * H : 3 * H], d[:, 3 * H :]
+    tmp = xp.empty_like(tc)
+    dh += g_out
+    xp.multiply(tc, tc, out=tmp)  # dc += dh * o * (1 - tanh(c)^2)
+    xp.subtract(1, tmp, out=tmp)
+    tmp *= o
+    tmp *= dh
+    dc += tmp
+    xp.subtract(1, o, out=tmp)  # do = dh * tanh(c) * o (1 - o)
+    tmp *= o
+    tmp *= tc
+    xp.multiply(dh, tmp, out=do)
+    xp.subtract(1, i, out=tmp)  # di = dc * g * i (1 - i)
+    tmp *= i
+    tmp *= gg
+    xp.multiply(dc, tmp, out=di)
+    xp.multiply(gg, gg, out=tmp)  # dg = dc * i * (1 - g^2)
+    xp.subtract(1, tmp, out=tmp)
+    tmp *= i
+    xp.multiply(dc, tmp, out=dg)
+    xp.subtract(1, f, out=tmp)  # df = dc * c_prev * f (1 - f)
+    tmp *= f
+    tmp *= c_prev
+    xp.multiply(dc, tmp, out=df)
+    dc *= f
 
 
 def _wrap(node: Function, *grads) -> tuple:
@@ -277,41 +324,17 @@ class LSTMScan(Function):
             return _vjp_by_reference(self, g, _lstm_reference, reverse=self.reverse)
         acts, cs, tcs = self.cache
         h0, c0, w = (x.data for x in self.saved[1:])
-        n, H = len(acts), h0.shape[-1]
+        n = len(acts)
         hs, gd = self.out[:n], g.data
         xp = namespace(hs)
-        dacts, dh, tmp = xp.empty_like(acts), xp.zeros_like(h0), xp.empty_like(h0)
+        dacts, dh = xp.empty_like(acts), xp.zeros_like(h0)
         dc = gd[n].copy()
         steps = _steps(n, self.reverse)
+        gates = _lstm_kernel(acts, c0, gd) or _lstm_gates
         for t in reversed(steps):
-            a, d, tc = acts[t], dacts[t], tcs[t]
-            i, f, gg, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-            di, df, dg, do = d[:, :H], d[:, H : 2 * H], d[:, 2 * H : 3 * H], d[:, 3 * H :]
             c_prev = c0 if t == steps[0] else cs[t + 1 if self.reverse else t - 1]
-            dh += gd[t]
-            xp.multiply(tc, tc, out=tmp)  # dc += dh * o * (1 - tanh(c)^2)
-            xp.subtract(1, tmp, out=tmp)
-            tmp *= o
-            tmp *= dh
-            dc += tmp
-            xp.subtract(1, o, out=tmp)  # do = dh * tanh(c) * o (1 - o)
-            tmp *= o
-            tmp *= tc
-            xp.multiply(dh, tmp, out=do)
-            xp.subtract(1, i, out=tmp)  # di = dc * g * i (1 - i)
-            tmp *= i
-            tmp *= gg
-            xp.multiply(dc, tmp, out=di)
-            xp.multiply(gg, gg, out=tmp)  # dg = dc * i * (1 - g^2)
-            xp.subtract(1, tmp, out=tmp)
-            tmp *= i
-            xp.multiply(dc, tmp, out=dg)
-            xp.subtract(1, f, out=tmp)  # df = dc * c_prev * f (1 - f)
-            tmp *= f
-            tmp *= c_prev
-            xp.multiply(dc, tmp, out=df)
-            dc *= f
-            xp.matmul(d, w, out=dh)
+            gates(acts[t], tcs[t], c_prev, gd[t], dh, dc, dacts[t])
+            xp.matmul(dacts[t], w, out=dh)
         dw = _weight_grad(dacts, hs, h0, self.reverse) if self.needs(3) else None
         return _wrap(self, dacts, dh, dc, dw)
 
