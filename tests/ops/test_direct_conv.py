@@ -201,6 +201,23 @@ def test_the_cblas_intrinsic_multiplies_strided_blocks_on_the_calling_thread(dty
     np.testing.assert_allclose(c, want, rtol=tol, atol=tol)
 
 
+def test_kernels_that_call_the_gemm_run_with_one_openblas_thread(monkeypatch):
+    from dagrad import blas
+
+    count, seen = [2], []
+
+    def swap(n):
+        previous, count[0] = count[0], n
+        return previous
+
+    monkeypatch.setattr(blas, "_swap", swap)
+    _direct_conv.run(lambda: seen.append(count[0]), gemm=True)
+    _direct_conv.run(lambda: seen.append(count[0]), long=False)
+    with pytest.raises(ZeroDivisionError):
+        _direct_conv.run(lambda: 1 / 0, gemm=True)
+    assert seen == [1, 2] and count == [2] and not _direct_conv.LOCK.locked()
+
+
 STRIDE2_FORWARD = STRIDE2 + [  # float32 rows of even width split as word pairs; odd widths and float64 one by one
     (4, 16, 32, 32, 32, ((1, 1), (1, 1))),  # ResNet-20's first downsampling layer
     (1, 3, 10, 12, 5, ((0, 2), (3, 1))),  # one image: the other threads get none; odd left padding

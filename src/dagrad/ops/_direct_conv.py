@@ -109,12 +109,17 @@ def companion(name: str) -> Any:
     return importlib.import_module(f"dagrad.ops.{name}")
 
 
-def run(kernel: Any, *args: Any, long: bool = True) -> None:
+def run(kernel: Any, *args: Any, long: bool = True, gemm: bool = False) -> None:
     """Call a parallel numba kernel, one caller at a time (LOCK). A `long` one (convolution, pooling) tells
     dagrad.blas that numba's threads are busy, so that the GEMMs around it keep OpenBLAS's workers asleep; short
-    ones (batch norm) do not."""
+    ones (batch norm) do not. One that calls the cblas GEMM itself (`gemm`) runs with OpenBLAS at one thread, set
+    inside the lock so that two callers cannot leave it changed."""
     with LOCK:
-        kernel(*args)
+        if gemm:
+            with blas.one_thread():
+                kernel(*args)
+        else:
+            kernel(*args)
     if long:
         blas.kernels_ran()
 
@@ -207,8 +212,8 @@ def conv2d_stride2(x: numpy.ndarray, w: numpy.ndarray, b: numpy.ndarray | None, 
     b = numpy.zeros(o, x.dtype) if b is None else numpy.ascontiguousarray(b, dtype=x.dtype)
     w = numpy.ascontiguousarray(w, dtype=x.dtype).reshape(o, -1)
     forward = companion("_stride2_kernels").forward
-    with blas.one_thread():
-        run(forward, x, xu, w, b, padding[0][0], padding[1][0], hq, wq, y, kernels()[2](), blas.gemm_address(x.dtype))
+    at = blas.gemm_address(x.dtype)
+    run(forward, x, xu, w, b, padding[0][0], padding[1][0], hq, wq, y, kernels()[2](), at, gemm=True)
     return y
 
 

@@ -81,7 +81,6 @@ def conv2d(x: numpy.ndarray, w: numpy.ndarray, b: numpy.ndarray | None, padding:
     step = max(1, min(-(-n // threads), CHUNK_BYTES // (36 * ty * tx * max(c, o) * x.itemsize)))
     bias = numpy.tile(numpy.zeros(o, x.dtype) if b is None else b.astype(x.dtype), step)
     planes, out = numpy.ascontiguousarray(x).reshape(n * c, h * wd), y.reshape(n * o, ho * wo)
-    with blas.one_thread():
-        _direct_conv.run(conv, planes, u, bias, c, h, wd, top, left, ty, tx, ho, wo, out, threads, step,
-                         blas.gemm_address(x.dtype))  # fmt: skip
+    at = blas.gemm_address(x.dtype)
+    _direct_conv.run(conv, planes, u, bias, c, h, wd, top, left, ty, tx, ho, wo, out, threads, step, at, gemm=True)
     return y
