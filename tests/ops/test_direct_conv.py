@@ -188,7 +188,7 @@ def test_the_cblas_intrinsic_multiplies_strided_blocks_on_the_calling_thread(dty
     @njit
     def product(at, a, b, c, beta):  # c[:, 1:] = a[:, :k] @ b + beta * c[:, 1:], through row strides
         m, k, n = a.shape[0], b.shape[0], b.shape[1]
-        gemm(at, m, n, k, a.ctypes.data, a.shape[1], b.ctypes.data, n, c[0, 1:].ctypes.data, c.shape[1], beta)
+        gemm(at, 0, m, n, k, a.ctypes.data, a.shape[1], b.ctypes.data, n, c[0, 1:].ctypes.data, c.shape[1], beta)
 
     rng = np.random.default_rng(5)
     a, b = rng.standard_normal((4, 9)).astype(dtype), rng.standard_normal((6, 5)).astype(dtype)

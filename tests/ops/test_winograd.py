@@ -37,6 +37,23 @@ def test_winograd_equals_the_direct_kernels(case, chunk, monkeypatch):
     np.testing.assert_allclose(got32, want, rtol=0, atol=2e-5 * np.abs(want).max())
 
 
+@pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
+@pytest.mark.parametrize("chunk", [1 << 20, 3000])
+def test_winograd_weight_grad_equals_the_direct_kernel(case, chunk, monkeypatch):
+    monkeypatch.setattr(_winograd, "CHUNK_BYTES", chunk)
+    n, c, o, h, w, padding = case
+    (top, bottom), (left, right) = padding
+    rng = np.random.default_rng(8)
+    x, g = rng.standard_normal((n, c, h, w)), rng.standard_normal((n, o, h + top + bottom - 2, w + left + right - 2))
+    want = _direct_conv.conv2d_weight_grad(x, g, (3, 3), padding)
+    got = _winograd.weight_grad(x, g, padding)
+    assert got.shape == want.shape == (o, c, 3, 3)
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
+    got32 = _winograd.weight_grad(x.astype(np.float32), g.astype(np.float32), padding)
+    assert got32.dtype == np.float32
+    np.testing.assert_allclose(got32, want, rtol=0, atol=2e-5 * np.abs(want).max())
+
+
 def test_wide_convolutions_on_enough_positions_take_winograd(monkeypatch):
     calls = []
     real = _winograd.conv2d
@@ -70,23 +87,26 @@ def test_gradients_through_winograd_match_the_direct_path(monkeypatch):
     monkeypatch.setattr(_winograd, "MIN_CHANNELS", 1)
     monkeypatch.setattr(_winograd, "MIN_POSITIONS", 1)
     calls = []
-    real = _winograd.conv2d
-    monkeypatch.setattr(_winograd, "conv2d", lambda *a: calls.append(a[0].shape) or real(*a))
+    for name in ("conv2d", "weight_grad"):
+        real = getattr(_winograd, name)
+        monkeypatch.setattr(_winograd, name, lambda *a, real=real, name=name: calls.append(name) or real(*a))
     for got, ref in zip(_conv_and_grads(x0, w0, 1), want):
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
-    assert calls == [(2, 3, 6, 6), (2, 4, 6, 6)]  # the forward, then the input gradient from g (N, O, H, W)
+    assert sorted(calls) == ["conv2d", "conv2d", "weight_grad"]  # forward, input gradient, weight gradient
 
 
 @pytest.mark.parametrize("padding", [1, 0, 2])
-def test_a_wide_layers_input_gradient_takes_winograd(padding, monkeypatch):
+def test_a_wide_layers_gradients_take_winograd(padding, monkeypatch):
     rng = np.random.default_rng(6)
     x0, w0 = rng.standard_normal((40, 32, 9, 7)), rng.standard_normal((33, 32, 3, 3))
-    calls = []
-    real = _winograd.conv2d
+    calls, grads = [], []
+    real, real_grad = _winograd.conv2d, _winograd.weight_grad
     monkeypatch.setattr(_winograd, "conv2d", lambda *a: calls.append(a[3]) or real(*a))
+    monkeypatch.setattr(_winograd, "weight_grad", lambda *a: grads.append(a[2]) or real_grad(*a))
     got = _conv_and_grads(x0, w0, padding)
     flip = (2 - padding, 2 - padding)
     assert calls[-1] == (flip, flip) and len(calls) == (1 if padding == 0 else 2)  # 40 x 7x5 outputs: too few
+    assert grads == ([] if padding == 0 else [((padding, padding), (padding, padding))])
     monkeypatch.setattr(_winograd, "MIN_POSITIONS", 10**12)
     for g, r in zip(got, _conv_and_grads(x0, w0, padding)):
         np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-10)

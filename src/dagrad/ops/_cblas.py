@@ -14,24 +14,25 @@ from numba.extending import intrinsic
 
 __all__ = ["gemm"]
 
-_ROW_MAJOR, _NO_TRANS = 101, 111  # CBLAS_ORDER.CblasRowMajor, CBLAS_TRANSPOSE.CblasNoTrans
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CblasRowMajor, CblasNoTrans, CblasTrans
 
 
 @intrinsic
-def gemm(typingctx, address, m, n, k, a, lda, b, ldb, c, ldc, beta):
-    """c = a @ b + beta * c for row-major (m, k) a, (k, n) b, (m, n) c at integer addresses (`arr.ctypes.data`)
-    with row strides lda, ldb, ldc in elements, by the cblas GEMM at `address`: sgemm for a float32 beta, dgemm for
-    a float64 one (64-bit integer interface)."""
-    ints = (address, m, n, k, a, lda, b, ldb, c, ldc)
+def gemm(typingctx, address, trans_a, m, n, k, a, lda, b, ldb, c, ldc, beta):
+    """c = op(a) @ b + beta * c for row-major (k, n) b and (m, n) c, op(a) = a (m, k) or, where trans_a is
+    nonzero, a^T of a (k, m); arrays at integer addresses (`arr.ctypes.data`) with row strides lda, ldb, ldc in
+    elements; by the cblas GEMM at `address`: sgemm for a float32 beta, dgemm for a float64 one (64-bit integer
+    interface)."""
+    ints = (address, trans_a, m, n, k, a, lda, b, ldb, c, ldc)
     if not all(isinstance(t, types.Integer) for t in ints) or beta not in (types.float32, types.float64):
         return None
-    sig = types.void(address, m, n, k, a, lda, b, ldb, c, ldc, beta)
+    sig = types.void(address, trans_a, m, n, k, a, lda, b, ldb, c, ldc, beta)
 
     def codegen(context, builder, signature, args):
         i32, i64, ptr = ir.IntType(32), ir.IntType(64), ir.IntType(8).as_pointer()
         real = ir.FloatType() if signature.args[-1] == types.float32 else ir.DoubleType()
         fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, real, ptr, i64, ptr, i64, real, ptr, i64])
-        at, m_, n_, k_, a_, lda_, b_, ldb_, c_, ldc_, beta_ = args
+        at, ta, m_, n_, k_, a_, lda_, b_, ldb_, c_, ldc_, beta_ = args
 
         def wide(v):
             return builder.sext(v, i64) if v.type.width < 64 else v
@@ -41,9 +42,11 @@ def gemm(typingctx, address, m, n, k, a, lda, b, ldb, c, ldc, beta):
 
         fn = builder.inttoptr(wide(at), fnty.as_pointer())
         order, no_trans = ir.Constant(i32, _ROW_MAJOR), ir.Constant(i32, _NO_TRANS)
+        transposed = builder.icmp_signed("!=", wide(ta), ir.Constant(i64, 0))
+        op_a = builder.select(transposed, ir.Constant(i32, _TRANS), no_trans)
         builder.call(
             fn,
-            [order, no_trans, no_trans, wide(m_), wide(n_), wide(k_), ir.Constant(real, 1.0), pointer(a_), wide(lda_),
+            [order, op_a, no_trans, wide(m_), wide(n_), wide(k_), ir.Constant(real, 1.0), pointer(a_), wide(lda_),
              pointer(b_), wide(ldb_), beta_, pointer(c_), wide(ldc_)],
         )  # fmt: skip
         return context.get_dummy_value()

@@ -83,7 +83,7 @@ def forward(x, xu, w, b, top, left, hq, wq, y, threads, gemm_at):
                         dst = cols[ci * 9 + ki * 3 + kj]
                         for p in range(span):
                             dst[p] = src[p]
-            gemm(gemm_at, o, span, taps, w.ctypes.data, taps, cols.ctypes.data, span, prod.ctypes.data, span, zero)
+            gemm(gemm_at, 0, o, span, taps, w.ctypes.data, taps, cols.ctypes.data, span, prod.ctypes.data, span, zero)
             for oi in range(o):
                 bias, row = b[oi], prod[oi]
                 for i in range(ho):

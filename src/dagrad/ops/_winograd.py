@@ -1,5 +1,6 @@
 """Winograd's F(4x4, 3x3) convolution (Lavin and Gray, 2016) for wide 3x3 stride-1 convolutions: each 4x4 output
-tile costs 36 products per channel pair instead of 144, the products done as 36 GEMMs.
+tile costs 36 products per channel pair instead of 144, the products done as 36 GEMMs; its weight gradient is the
+transpose of that computation (dU[xi] = sum of V[xi]^T dM[xi] with dM = A dY A^T, then G^T dU G).
 
 One numba kernel (dagrad.ops._winograd_kernels.conv) runs it on each thread's slice of the batch, a chunk of
 images at a time sized to CHUNK_BYTES of transformed input: V = B^T d B of every 6x6 input window, M[xi] = V[xi] @
@@ -38,11 +39,11 @@ _G = numpy.array(
 _GG = numpy.kron(_G, _G)  # (36, 9): vec(G g G^T) = (G (x) G) vec(g), row-major
 
 
-def suits(x: Any, w: Any, padding: tuple) -> bool:
-    """Whether conv2d(x, w) with this padding ((top, bottom), (left, right)) should take this path: a 3x3 kernel,
-    at least MIN_CHANNELS input and output channels, MIN_POSITIONS output positions, padding >= 0, NumPy floats
-    and a cblas GEMM the kernel can call."""
-    if w.shape[2:] != (3, 3) or min(w.shape[0], w.shape[1]) < MIN_CHANNELS:
+def suits(x: Any, k: tuple, out_channels: int, padding: tuple) -> bool:
+    """Whether the convolution of x (N, C, H, W) by a kernel of size k into out_channels, with this padding ((top,
+    bottom), (left, right)), should take this path: 3x3, at least MIN_CHANNELS channels each way, MIN_POSITIONS
+    output positions, padding >= 0, a NumPy float x and a cblas GEMM the kernels can call."""
+    if tuple(k) != (3, 3) or min(x.shape[1], out_channels) < MIN_CHANNELS:
         return False
     (top, bottom), (left, right) = padding
     if min(top, bottom, left, right) < 0:
@@ -52,7 +53,7 @@ def suits(x: Any, w: Any, padding: tuple) -> bool:
         ho > 0
         and wo > 0
         and x.shape[0] * ho * wo >= MIN_POSITIONS
-        and _direct_conv.usable(x, w)
+        and _direct_conv.usable(x)
         and blas.gemm_address(x.dtype) is not None
     )
 
@@ -84,3 +85,23 @@ def conv2d(x: numpy.ndarray, w: numpy.ndarray, b: numpy.ndarray | None, padding:
     at = blas.gemm_address(x.dtype)
     _direct_conv.run(conv, planes, u, bias, c, h, wd, top, left, ty, tx, ho, wo, out, threads, step, at, gemm=True)
     return y
+
+
+def weight_grad(x: numpy.ndarray, g: numpy.ndarray, padding: tuple) -> numpy.ndarray:
+    """The weight gradient of conv2d(x, w, padding): x (N, C, H, W), g (N, O, H_out, W_out) -> (O, C, 3, 3), as
+    G^T dU G from the transformed weights' gradient dU = sum of V^T dM over the batch (the kernel's threads each sum
+    their slice; the slices are added in float64)."""
+    weight_grad = _direct_conv.companion("_winograd_kernels").weight_grad
+    n, c, h, wd = x.shape
+    o, ho, wo = g.shape[1:]
+    (top, _), (left, _) = padding
+    ty, tx = -(-ho // 4), -(-wo // 4)
+    threads = min(_direct_conv.kernels()[2](), n)
+    step = max(1, min(-(-n // threads), CHUNK_BYTES // (36 * ty * tx * max(c, o) * x.itemsize)))
+    parts = numpy.empty((threads, 36, c, o), x.dtype)
+    planes, grads = numpy.ascontiguousarray(x).reshape(n * c, h * wd), numpy.ascontiguousarray(g).reshape(n * o, -1)
+    at = blas.gemm_address(x.dtype)
+    _direct_conv.run(weight_grad, planes, grads, c, h, wd, top, left, ty, tx, ho, wo, parts, step, at, gemm=True)
+    du = parts.sum(axis=0, dtype=numpy.float64).reshape(36, c * o)
+    gw = blas.matmul(_GG.T, du).reshape(3, 3, c, o)  # one thread: no OpenBLAS workers woken beside the kernels
+    return numpy.ascontiguousarray(gw.transpose(3, 2, 0, 1), dtype=x.dtype)

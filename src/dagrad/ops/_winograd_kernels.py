@@ -1,5 +1,6 @@
-"""numba kernel for Winograd's F(4x4, 3x3) convolution (dagrad.ops._winograd): input transform, the 36 GEMMs and
-output transform of a chunk of images, chunk after chunk on each of numba's threads.
+"""numba kernels for Winograd's F(4x4, 3x3) convolution (dagrad.ops._winograd): input transform, the 36 GEMMs and
+output transform of a chunk of images, chunk after chunk on each of numba's threads (`conv`); for the weight
+gradient, the input's and the output gradient's transforms and 36 GEMMs that accumulate per thread (`weight_grad`).
 
 The transforms work on `lanes`: the (image, channel) planes of the chunk, in blocks of BLOCK. A block's planes are
 copied into a position-major buffer (positions x lanes) and transformed over all tiles with every inner loop along
@@ -12,7 +13,7 @@ from numba import njit, prange
 
 from dagrad.ops._cblas import gemm
 
-__all__ = ["BLOCK", "conv"]
+__all__ = ["BLOCK", "conv", "weight_grad"]
 
 BLOCK = 64  # lanes per block: 64-128 measured alike at ResNet-20's 64-channel stage, 32 slower
 
@@ -114,11 +115,85 @@ def conv(xf, u, bias, c, h, w, top, left, ty, tx, ho, wo, yf, threads, step, gem
             for xi in range(36):
                 ua = u[xi].ctypes.data
                 if count == step:  # the chunk's rows (tile, image) are evenly spaced: one GEMM
-                    gemm(gemm_at, tiles * count, o, c, v[xi].ctypes.data, c, ua, o, m[xi].ctypes.data, o, zero)
+                    gemm(gemm_at, 0, tiles * count, o, c, v[xi].ctypes.data, c, ua, o, m[xi].ctypes.data, o, zero)
                 else:
                     for tile in range(tiles):
                         va, ma = v[xi, tile].ctypes.data, m[xi, tile].ctypes.data
-                        gemm(gemm_at, count, o, c, va, c, ua, o, ma, o, zero)
+                        gemm(gemm_at, 0, count, o, c, va, c, ua, o, ma, o, zero)
             for lane in range(0, count * o, BLOCK):
                 ln = min(BLOCK, count * o - lane)
                 output_block(m, lane, ln, bias, ho, wo, ty, tx, yf, first * o + lane, yb, sb)
+
+
+@njit(inline="always", fastmath=True)
+def _a(d0, d1, d2, d3, out, ln):
+    """out[0:6, :ln] = A (d0 .. d3): the adjoint of the output transform A^T along one axis, lane by lane."""
+    two, four, eight = d0.dtype.type(2), d0.dtype.type(4), d0.dtype.type(8)
+    for k in range(ln):
+        p1, p2, p3, p4 = d0[k] + d2[k], d1[k] + d3[k], d0[k] + four * d2[k], two * d1[k] + eight * d3[k]
+        out[0, k] = d0[k]
+        out[1, k] = p1 + p2
+        out[2, k] = p1 - p2
+        out[3, k] = p3 + p4
+        out[4, k] = p3 - p4
+        out[5, k] = d3[k]
+
+
+@njit(inline="always", fastmath=True)
+def gradient_block(gf, l0, ln, ho, wo, ty, tx, dm, m0, gb, t, zero):
+    """dm[6i + j, tile, m0 + k] = (A dY A^T)[i, j] for the 4x4 tile (a, b) = divmod(tile, tx) of the output
+    gradient plane gf[l0 + k] (Ho * Wo, zero past its edges), k < ln <= BLOCK: the gradient of the products M that
+    `output_block` maps to that tile; gb (Ho * Wo, BLOCK) and t (6, 4, BLOCK) scratch, zero (BLOCK,) zeros."""
+    for k in range(ln):
+        plane = gf[l0 + k]
+        for p in range(ho * wo):
+            gb[p, k] = plane[p]
+    for tile in range(ty * tx):
+        a, b = tile // tx, tile % tx
+        for j in range(4):  # t = A dY, column by column
+            col = 4 * b + j
+            rows = [zero, zero, zero, zero]
+            if col < wo:
+                for i in range(4):
+                    row = 4 * a + i
+                    if row < ho:
+                        rows[i] = gb[row * wo + col]
+            _a(rows[0], rows[1], rows[2], rows[3], t[:, j], ln)
+        for i in range(6):  # dm = t A^T, row by row
+            _a(t[i, 0], t[i, 1], t[i, 2], t[i, 3], dm[6 * i : 6 * i + 6, tile, m0 : m0 + ln], ln)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def weight_grad(xf, gf, c, h, w, top, left, ty, tx, ho, wo, parts, step, gemm_at):
+    """parts[t] (36, C, O) = the gradient of the transformed weights U from slice t of the batch: sum over its
+    images and tiles of V[xi]^T @ dM[xi], V = B^T d B of the input planes xf (N * C, H * W) padded by (top, left)
+    (`input_block`), dM = A dY A^T of the output gradient planes gf (N * O, Ho * Wo) (`gradient_block`), `step`
+    images at a time, the products accumulated by the cblas GEMM at gemm_at (a^T b with beta = 1)."""
+    threads, o = parts.shape[0], parts.shape[3]
+    n, tiles = xf.shape[0] // c, ty * tx
+    one = xf.dtype.type(1)
+    for t in prange(threads):
+        part = parts[t]
+        part[...] = 0
+        v = numpy.empty((36, tiles, step * c), xf.dtype)
+        dm = numpy.empty((36, tiles, step * o), xf.dtype)
+        xb, tb = numpy.empty((h * w, BLOCK), xf.dtype), numpy.empty((6, 6, BLOCK), xf.dtype)
+        gb, sb = numpy.empty((ho * wo, BLOCK), xf.dtype), numpy.empty((6, 4, BLOCK), xf.dtype)
+        zeros = numpy.zeros(BLOCK, xf.dtype)
+        last = (t + 1) * n // threads
+        for first in range(t * n // threads, last, step):
+            count = min(step, last - first)
+            for lane in range(0, count * c, BLOCK):
+                ln = min(BLOCK, count * c - lane)
+                input_block(xf, first * c + lane, ln, h, w, top, left, ty, tx, v, lane, xb, tb, zeros)
+            for lane in range(0, count * o, BLOCK):
+                ln = min(BLOCK, count * o - lane)
+                gradient_block(gf, first * o + lane, ln, ho, wo, ty, tx, dm, lane, gb, sb, zeros)
+            for xi in range(36):
+                pa = part[xi].ctypes.data
+                if count == step:  # rows (tile, image) evenly spaced: one GEMM
+                    gemm(gemm_at, 1, c, o, tiles * count, v[xi].ctypes.data, c, dm[xi].ctypes.data, o, pa, o, one)
+                else:
+                    for tile in range(tiles):
+                        va, ga = v[xi, tile].ctypes.data, dm[xi, tile].ctypes.data
+                        gemm(gemm_at, 1, c, o, count, va, c, ga, o, pa, o, one)

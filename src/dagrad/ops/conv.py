@@ -378,7 +378,7 @@ def _conv(x, w, b, stride, padding, dilation, groups):
     c, o, k = x.shape[1], w.shape[0], w.shape[2:]
     if _dense(x.shape[2:], k, padding, dilation, groups):
         return _dense_conv(x, w, b)
-    if len(k) == 2 and stride == dilation == (1, 1) and groups == 1 and _winograd.suits(x, w, padding):
+    if len(k) == 2 and stride == dilation == (1, 1) and groups == 1 and _winograd.suits(x, k, o, padding):
         return _winograd.conv2d(x, w, b, padding)
     if _direct(x, w, stride, padding, dilation, groups, c * prod(k), k[-1]):
         return _direct_conv.conv2d(x, w, b, padding)
@@ -401,7 +401,7 @@ def _conv_transpose(g, w, b, size, stride, padding, dilation, groups):
     inside = all(lo < kk and hi < kk for (lo, hi), kk in zip(padding, k))
     if inside and full == tuple(size) and _direct(g, w, stride, padding, dilation, groups, o * prod(k), k[-1]):
         flip = tuple((kk - 1 - lo, kk - 1 - hi) for kk, (lo, hi) in zip(k, padding))
-        if _winograd.suits(g, w, flip):
+        if _winograd.suits(g, k, c, flip):
             return _winograd.conv2d(g, _flipped(w, 1), b, flip)
         gx = _direct_conv.conv2d_input_grad(g, w, padding)
         return gx if b is None else gx + b.reshape(-1, 1, 1)
@@ -427,6 +427,8 @@ def _weight_grad(x, g, k, stride, padding, dilation, groups):
     if _dense(x.shape[2:], k, padding, dilation, groups):
         return _dense_weight_grad(x, g)
     if _direct(x, g, stride, padding, dilation, groups, x.shape[1] * prod(k), k[-1]):
+        if _winograd.suits(x, k, g.shape[1], padding):
+            return _winograd.weight_grad(x, g, padding)
         return _direct_conv.conv2d_weight_grad(x, g, k, padding)
     if _stride2(x, g, k, stride, padding, dilation, groups):
         return _direct_conv.conv2d_stride2_weight_grad(x, g, padding)
