@@ -56,6 +56,14 @@ def input_block(xf, l0, ln, h, w, top, left, ty, tx, v, v0, xb, t, zero):
 
 
 @njit(inline="always", fastmath=True)
+def input_chunk(xf, first, count, c, h, w, top, left, ty, tx, v, xb, t, zero):
+    """`input_block` over the count * c planes of images first .. first + count - 1, BLOCK lanes at a time, into
+    v[:, :, :count * c]."""
+    for lane in range(0, count * c, BLOCK):
+        input_block(xf, first * c + lane, min(BLOCK, count * c - lane), h, w, top, left, ty, tx, v, lane, xb, t, zero)
+
+
+@njit(inline="always", fastmath=True)
 def output_block(m, m0, ln, bias, ho, wo, ty, tx, yf, l0, yb, s):
     """yf[l0 + k] (Ho * Wo) = the 4x4 tiles A^T M A of m[:, tile, m0 + k] (36, ty * tx, lanes) plus bias[m0 + k],
     cropped to Ho x Wo, k < ln <= BLOCK; yb (16 * ty * tx, BLOCK) and s (4, 6, BLOCK) scratch."""
@@ -109,9 +117,7 @@ def conv(xf, u, bias, c, h, w, top, left, ty, tx, ho, wo, yf, threads, step, gem
         last = (t + 1) * n // threads
         for first in range(t * n // threads, last, step):
             count = min(step, last - first)
-            for lane in range(0, count * c, BLOCK):
-                ln = min(BLOCK, count * c - lane)
-                input_block(xf, first * c + lane, ln, h, w, top, left, ty, tx, v, lane, xb, tb, zeros)
+            input_chunk(xf, first, count, c, h, w, top, left, ty, tx, v, xb, tb, zeros)
             for xi in range(36):
                 ua = u[xi].ctypes.data
                 if count == step:  # the chunk's rows (tile, image) are evenly spaced: one GEMM
@@ -183,9 +189,7 @@ def weight_grad(xf, gf, c, h, w, top, left, ty, tx, ho, wo, parts, step, gemm_at
         last = (t + 1) * n // threads
         for first in range(t * n // threads, last, step):
             count = min(step, last - first)
-            for lane in range(0, count * c, BLOCK):
-                ln = min(BLOCK, count * c - lane)
-                input_block(xf, first * c + lane, ln, h, w, top, left, ty, tx, v, lane, xb, tb, zeros)
+            input_chunk(xf, first, count, c, h, w, top, left, ty, tx, v, xb, tb, zeros)
             for lane in range(0, count * o, BLOCK):
                 ln = min(BLOCK, count * o - lane)
                 gradient_block(gf, first * o + lane, ln, ho, wo, ty, tx, dm, lane, gb, sb, zeros)
