@@ -110,3 +110,19 @@ def test_a_wide_layers_gradients_take_winograd(padding, monkeypatch):
     monkeypatch.setattr(_winograd, "MIN_POSITIONS", 10**12)
     for g, r in zip(got, _conv_and_grads(x0, w0, padding)):
         np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-10)
+
+
+def test_layers_wider_than_the_direct_kernels_take_winograd_for_every_pass(monkeypatch):
+    rng = np.random.default_rng(9)
+    x0, w0 = rng.standard_normal((8, 180, 16, 16)), rng.standard_normal((180, 180, 3, 3)) / 40  # 1,620 taps
+    assert 180 * 9 > _direct_conv.MAX_TAPS
+    calls = []
+    for name in ("conv2d", "weight_grad"):
+        real = getattr(_winograd, name)
+        monkeypatch.setattr(_winograd, name, lambda *a, real=real, name=name: calls.append(name) or real(*a))
+    got = _conv_and_grads(x0, w0, 1)
+    assert sorted(calls) == ["conv2d", "conv2d", "weight_grad"]
+    monkeypatch.setattr(_winograd, "MIN_POSITIONS", 10**12)  # the im2col / GEMM paths
+    for g, r in zip(got, _conv_and_grads(x0, w0, 1)):
+        np.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-9 * np.abs(r).max())
+    assert len(calls) == 3
