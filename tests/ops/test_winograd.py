@@ -126,3 +126,13 @@ def test_layers_wider_than_the_direct_kernels_take_winograd_for_every_pass(monke
     for g, r in zip(got, _conv_and_grads(x0, w0, 1)):
         np.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-9 * np.abs(r).max())
     assert len(calls) == 3
+
+
+def test_wide_layers_need_enough_tiles_to_pay_for_the_weights_transform():
+    pad = ((1, 1), (1, 1))
+    x = np.empty((64, 512, 7, 7), np.float32)  # 256 tiles for 512 x 512 channel pairs
+    assert not _winograd.suits(x, (3, 3), 512, pad)
+    assert _winograd.suits(np.empty((64, 256, 14, 14), np.float32), (3, 3), 256, pad)  # 1,024 tiles
+    assert _winograd.suits(np.empty((64, 64, 8, 8), np.float32), (3, 3), 64, pad)  # 256 tiles, 64 x 64
+    assert not _winograd.suits(np.empty((64, 64, 8, 8), np.float32), (3, 3), 16, pad)  # 16 output channels
+    assert not _winograd.suits(np.empty((64, 64, 8, 8), np.int32), (3, 3), 64, pad)

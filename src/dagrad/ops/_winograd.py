@@ -24,6 +24,10 @@ from dagrad.ops import _direct_conv
 MIN_CHANNELS = 32
 MIN_POSITIONS = 1 << 11  # N * H_out * W_out
 CHUNK_BYTES = 1 << 19  # transformed input per thread and chunk (its products take as much): 0.5-1 MB best
+# The weights' transform (36 values per channel pair) must pay off over the tiles: 512 channels on 7x7 at batch 64
+# (256 tiles) took 181 against im2col + GEMM's 135 ms (40 ms of it the transform), 256 on 14x14 (1,024 tiles) 53
+# against 113 ms, 64 on 8x8 (256 tiles) 1.2 against 2.4-3.1 ms for the direct kernels.
+WEIGHTS_PER_TILE = 512
 
 # G of F(4x4, 3x3): U = G g G^T maps a 3x3 kernel to its 6x6 transform.
 _G = numpy.array(
@@ -42,17 +46,20 @@ _GG = numpy.kron(_G, _G)  # (36, 9): vec(G g G^T) = (G (x) G) vec(g), row-major
 def suits(x: Any, k: tuple, out_channels: int, padding: tuple) -> bool:
     """Whether the convolution of x (N, C, H, W) by a kernel of size k into out_channels, with this padding ((top,
     bottom), (left, right)), should take this path: 3x3, at least MIN_CHANNELS channels each way, MIN_POSITIONS
-    output positions, padding >= 0, a NumPy float x and a cblas GEMM the kernels can call."""
+    output positions, one 4x4 tile per WEIGHTS_PER_TILE channel pairs, padding >= 0, a NumPy float x and a cblas
+    GEMM the kernels can call."""
     if tuple(k) != (3, 3) or min(x.shape[1], out_channels) < MIN_CHANNELS:
         return False
     (top, bottom), (left, right) = padding
     if min(top, bottom, left, right) < 0:
         return False
     ho, wo = x.shape[2] + top + bottom - 2, x.shape[3] + left + right - 2
+    tiles = x.shape[0] * -(-ho // 4) * -(-wo // 4)
     return (
         ho > 0
         and wo > 0
         and x.shape[0] * ho * wo >= MIN_POSITIONS
+        and tiles * WEIGHTS_PER_TILE >= x.shape[1] * out_channels
         and _direct_conv.usable(x)
         and blas.gemm_address(x.dtype) is not None
     )
