@@ -5,8 +5,9 @@ numba does not cache a function that holds a ctypes pointer).
 A kernel that builds a chunk's columns, multiplies them and copies the product out on each of numba's threads
 keeps its data in that core's cache and hands no work between thread pools: NumPy's GEMMs between two numba
 kernels run while OpenMP's workers still spin after the first one (measured here: a stride-2 convolution on
-Python threads took 36 ms alone and 47 ms right after a numba kernel). Callers hold dagrad.blas.one_thread(),
-so each call runs on the thread that makes it. This module imports numba and llvmlite."""
+Python threads took 36 ms alone and 47 ms right after a numba kernel). Such kernels run through
+dagrad.ops._direct_conv.run(..., gemm=True), which holds OpenBLAS at one thread, so each call runs on the thread
+that makes it. This module imports numba and llvmlite."""
 
 from llvmlite import ir
 from numba import types
