@@ -31,15 +31,21 @@ def _bt(d0, d1, d2, d3, d4, d5, out, ln):
         out[5, k] = four * d1[k] - five * d3[k] + d5[k]
 
 
+@njit(inline="always")
+def gather(planes, l0, ln, size, buf):
+    """buf[p, k] = planes[l0 + k, p] for p < size, k < ln: a block of planes laid out position-major (lanes inner)."""
+    for k in range(ln):
+        plane = planes[l0 + k]
+        for p in range(size):
+            buf[p, k] = plane[p]
+
+
 @njit(inline="always", fastmath=True)
 def input_block(xf, l0, ln, h, w, top, left, ty, tx, v, v0, xb, t, zero):
     """v[6i + j, tile, v0 + k] = (B^T d B)[i, j] for the 6x6 window d of plane xf[l0 + k] (H * W, zero outside), k
     < ln <= BLOCK, at tile (a, b) = divmod(tile, tx): rows 4a - top .. 4a - top + 5, columns 4b - left ..
     4b - left + 5; xb (H * W, BLOCK), t (6, 6, BLOCK) scratch, zero (BLOCK,) zeros."""
-    for k in range(ln):
-        plane = xf[l0 + k]
-        for p in range(h * w):
-            xb[p, k] = plane[p]
+    gather(xf, l0, ln, h * w, xb)
     for tile in range(ty * tx):
         a, b = tile // tx, tile % tx
         for j in range(6):  # t = B^T d, column by column
@@ -150,10 +156,7 @@ def gradient_block(gf, l0, ln, ho, wo, ty, tx, dm, m0, gb, t, zero):
     """dm[6i + j, tile, m0 + k] = (A dY A^T)[i, j] for the 4x4 tile (a, b) = divmod(tile, tx) of the output
     gradient plane gf[l0 + k] (Ho * Wo, zero past its edges), k < ln <= BLOCK: the gradient of the products M that
     `output_block` maps to that tile; gb (Ho * Wo, BLOCK) and t (6, 4, BLOCK) scratch, zero (BLOCK,) zeros."""
-    for k in range(ln):
-        plane = gf[l0 + k]
-        for p in range(ho * wo):
-            gb[p, k] = plane[p]
+    gather(gf, l0, ln, ho * wo, gb)
     for tile in range(ty * tx):
         a, b = tile // tx, tile % tx
         for j in range(4):  # t = A dY, column by column
